@@ -1,0 +1,1 @@
+"""Datasets: the catalogue (datasets.yaml), unpaired image folders, ExDark."""

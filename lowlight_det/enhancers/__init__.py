@@ -1,0 +1,96 @@
+"""Enhancers and their registry. Importing this module fills the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from lowlight_det.enhancers.baselines import ClaheEnhancer, GammaEnhancer, IdentityEnhancer
+from lowlight_det.enhancers.functional import apply_curves, clahe, gamma_correct
+from lowlight_det.enhancers.registry import create_enhancer, list_enhancers, register_enhancer
+from lowlight_det.enhancers.weights import (
+    WeightsSpec,
+    get_weights,
+    list_weights,
+    load_into,
+    load_weights,
+    merge_arch_kwargs,
+    register_weights,
+)
+from lowlight_det.enhancers.zerodce import CurveOutput, ZeroDCE, ZeroDCEPP
+
+__all__ = [
+    "ClaheEnhancer", "CurveOutput", "GammaEnhancer", "IdentityEnhancer", "WeightsSpec", "ZeroDCE",
+    "ZeroDCEPP", "apply_curves", "clahe", "create_enhancer", "gamma_correct", "get_weights",
+    "list_enhancers", "list_weights", "register_enhancer", "register_weights",
+]
+
+_OFFICIAL_LICENSE = "authors' terms: non-commercial research use only; never shipped with lowlight_det"
+register_weights(WeightsSpec(
+    name="zerodce.official", arch="zerodce", filename="zerodce_official_Epoch99.pth",
+    sha256="a4395acb874f320375d9704997cef874eaaaaa26a1777ceb29a92b70f74c3612",
+    meta={"num_params": 79416, "source": "Li-Chongyi/Zero-DCE, snapshots/Epoch99.pth",
+          "license": _OFFICIAL_LICENSE,
+          "download": "Get Epoch99.pth from the authors' Zero-DCE repository and save it under that name."}))
+register_weights(WeightsSpec(
+    name="zerodce++.official", arch="zerodce++", filename="zerodcepp_official_Epoch99.pth",
+    sha256="ca8855b90df9a80fa4195a831f33d3476b1964f787eb70602797c773067f3b84",
+    meta={"num_params": 10561, "source": "Li-Chongyi/Zero-DCE_extension, Zero-DCE++/snapshots_Zero_DCE++/Epoch99.pth",
+          "license": _OFFICIAL_LICENSE, "trained_scale_factor": 1,
+          "download": "Get Epoch99.pth from the authors' Zero-DCE_extension repository and save it under that name."}))
+
+from lowlight_det.enhancers import shipped as _shipped  # noqa: E402,F401  (registers our own weights)
+
+
+def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kwargs: dict[str, Any]) -> nn.Module:
+    if weights is None:
+        return model_cls(**kwargs)
+    loaded = load_weights(arch, weights)
+    arch_kwargs = merge_arch_kwargs(loaded.arch_kwargs, kwargs, f"weights {loaded.source}")
+    model = load_into(model_cls(**arch_kwargs), loaded)
+    model.weights_source = loaded.source  # type: ignore[assignment]
+    model.weights_sha256 = loaded.sha256  # type: ignore[assignment]
+    return model
+
+
+@register_enhancer("zerodce")
+def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8) -> ZeroDCE:
+    """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None."""
+    return _build(ZeroDCE, "zerodce", weights, {"width": width, "n_iter": n_iter})  # type: ignore[return-value]
+
+
+@register_enhancer("zerodce++")
+def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
+               scale_factor: float = 12) -> ZeroDCEPP:
+    """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` as for zerodce."""
+    model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter})
+    model.scale_factor = scale_factor  # an inference-time choice, not part of the weights
+    return model  # type: ignore[return-value]
+
+
+def _no_weights(name: str, weights: str | Path | None) -> None:
+    if weights not in (None, "default"):
+        raise ValueError(f"enhancer {name!r} has no weights, got weights={weights!r}")
+
+
+@register_enhancer("gamma")
+def gamma(*, weights: str | Path | None = None, gamma: float = 0.5) -> GammaEnhancer:
+    """Global gamma curve (``gamma < 1`` brightens)."""
+    _no_weights("gamma", weights)
+    return GammaEnhancer(gamma=gamma)
+
+
+@register_enhancer("clahe")
+def clahe_enhancer(*, weights: str | Path | None = None, clip_limit: float = 2.0, tile_grid: int = 8) -> ClaheEnhancer:
+    """OpenCV CLAHE on lightness."""
+    _no_weights("clahe", weights)
+    return ClaheEnhancer(clip_limit=clip_limit, tile_grid=tile_grid)
+
+
+@register_enhancer("none")
+def identity(*, weights: str | Path | None = None) -> IdentityEnhancer:
+    """No enhancement."""
+    _no_weights("none", weights)
+    return IdentityEnhancer()

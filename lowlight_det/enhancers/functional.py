@@ -1,0 +1,82 @@
+"""Pure functions behind the enhancers: curve application, gamma, CLAHE."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def apply_curves(img: Tensor, curves: Tensor, n_iter: int | None = None) -> Tensor:
+    """Apply the light-enhancement curve LE(x) = x + α·(x² − x) iteratively (Zero-DCE, eq. 2-4).
+
+    Args:
+        img: RGB images in [0, 1], shape (B, 3, H, W), any float dtype.
+        curves: α maps in [-1, 1], shape (B, 3·n, H, W). With 3 channels and ``n_iter`` set,
+            the one map is reused ``n_iter`` times (Zero-DCE++).
+        n_iter: number of iterations when ``curves`` holds a single 3-channel map.
+
+    Returns:
+        Enhanced images, same shape, dtype and device as ``img``; ``img`` is not modified.
+
+    Example:
+        >>> img = torch.full((1, 3, 2, 2), 0.5)
+        >>> apply_curves(img, torch.zeros(1, 24, 2, 2)).equal(img)
+        True
+        >>> apply_curves(img, -torch.ones(1, 3, 2, 2), n_iter=1)[0, 0, 0, 0].item()
+        0.75
+    """
+    if curves.shape[1] % 3:
+        raise ValueError(f"curves must have 3·n channels, got shape {tuple(curves.shape)}")
+    maps = (curves,) * n_iter if n_iter else curves.split(3, dim=1)
+    for alpha in maps:
+        img = img + alpha * (img * img - img)
+    return img
+
+
+def gamma_correct(img: Tensor, gamma: float) -> Tensor:
+    """Gamma curve ``img ** gamma`` (``gamma < 1`` brightens).
+
+    Args:
+        img: RGB images in [0, 1], shape (B, 3, H, W), float.
+        gamma: exponent, > 0.
+
+    Returns:
+        Same shape, dtype and device as ``img``.
+
+    Example:
+        >>> gamma_correct(torch.tensor([0.25]), 0.5).item()
+        0.5
+    """
+    if gamma <= 0:
+        raise ValueError(f"gamma must be > 0, got {gamma}")
+    # clamp away from 0: d/dx x**g is infinite at 0 for g < 1
+    return img.clamp_min(1e-8).pow(gamma).where(img > 0, torch.zeros_like(img))
+
+
+def clahe(img: Tensor, *, clip_limit: float = 2.0, tile_grid: int = 8) -> Tensor:
+    """Contrast-limited adaptive histogram equalisation of the lightness (OpenCV, LAB L channel).
+
+    Not differentiable; converts to uint8 at its own edges.
+
+    Args:
+        img: RGB images in [0, 1], shape (B, 3, H, W), float.
+        clip_limit: OpenCV CLAHE clip limit.
+        tile_grid: tiles per side.
+
+    Returns:
+        Same shape, dtype and device as ``img``.
+
+    Example:
+        >>> clahe(torch.full((1, 3, 8, 8), 0.5)).shape
+        torch.Size([1, 3, 8, 8])
+    """
+    op = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tile_grid, tile_grid))
+    arr = (img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    out = np.empty_like(arr)
+    for i, rgb in enumerate(arr):
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+        lab[..., 0] = op.apply(np.ascontiguousarray(lab[..., 0]))
+        out[i] = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    return torch.from_numpy(out).to(img.device).permute(0, 3, 1, 2).to(img.dtype) / 255

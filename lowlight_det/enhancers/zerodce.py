@@ -1,0 +1,180 @@
+"""Zero-DCE and Zero-DCE++ curve estimators (Guo et al., CVPR 2020; Li et al., TPAMI 2021)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lowlight_det.enhancers.functional import apply_curves
+
+
+class CurveOutput(NamedTuple):
+    """What the zero-reference losses need from a curve enhancer.
+
+    Attributes:
+        image: final enhanced image (B, 3, H, W).
+        curves: α maps, (B, 3·n_iter, H, W) for Zero-DCE, (B, 3, H, W) for Zero-DCE++, in [-1, 1].
+        halfway: the image after half of the iterations (4 of 8), (B, 3, H, W).
+    """
+
+    image: Tensor
+    curves: Tensor
+    halfway: Tensor
+
+
+class _CurveEnhancer(nn.Module):
+    """Shared forward logic: estimate curves, then apply them in the input's dtype."""
+
+    differentiable = True
+    n_iter: int
+    shared_curve: bool
+
+    def estimate_curves(self, img: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _param_dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def _curves_for(self, img: Tensor) -> Tensor:
+        _check_image(img)
+        return self.estimate_curves(img.to(self._param_dtype())).to(img.dtype)
+
+    def forward(self, img: Tensor) -> Tensor:
+        """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
+        curves = self._curves_for(img)
+        return apply_curves(img, curves, self.n_iter if self.shared_curve else None)
+
+    def forward_curves(self, img: Tensor) -> CurveOutput:
+        """Enhance and also return the curve maps and the half-way image (for the losses)."""
+        curves = self._curves_for(img)
+        maps = curves.split(3, dim=1) if not self.shared_curve else (curves,) * self.n_iter
+        half = self.n_iter // 2
+        halfway = apply_curves(img, torch.cat(maps[:half], dim=1))
+        image = apply_curves(halfway, torch.cat(maps[half:], dim=1))
+        return CurveOutput(image, curves, halfway)
+
+
+def _check_image(img: Tensor) -> None:
+    if img.ndim != 4 or img.shape[1] != 3:
+        raise ValueError(f"expected RGB images of shape (B, 3, H, W), got {tuple(img.shape)}")
+    if not img.is_floating_point():
+        raise TypeError(f"expected a float tensor in [0, 1], got {img.dtype}")
+
+
+class ZeroDCE(_CurveEnhancer):
+    """Zero-DCE curve estimator (DCE-Net, Guo et al., CVPR 2020); 79,416 parameters at width 32.
+
+    Seven 3x3 convolutions with symmetric skip concatenations; the last one outputs ``3·n_iter``
+    α maps through tanh, applied as ``n_iter`` iterations of LE(x) = x + α·(x² − x).
+
+    Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
+
+    Example:
+        >>> model = ZeroDCE()
+        >>> sum(p.numel() for p in model.parameters())
+        79416
+        >>> model(torch.rand(2, 3, 17, 23)).shape
+        torch.Size([2, 3, 17, 23])
+    """
+
+    shared_curve = False
+
+    def __init__(self, *, width: int = 32, n_iter: int = 8) -> None:
+        super().__init__()
+        self.n_iter = n_iter
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv3 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv4 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv5 = nn.Conv2d(2 * width, width, 3, padding=1)
+        self.conv6 = nn.Conv2d(2 * width, width, 3, padding=1)
+        self.conv7 = nn.Conv2d(2 * width, 3 * n_iter, 3, padding=1)
+        _init_weights(self)
+
+    def estimate_curves(self, img: Tensor) -> Tensor:
+        """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
+        f1 = F.relu(self.conv1(img))
+        f2 = F.relu(self.conv2(f1))
+        f3 = F.relu(self.conv3(f2))
+        f4 = F.relu(self.conv4(f3))
+        f5 = F.relu(self.conv5(torch.cat([f3, f4], 1)))
+        f6 = F.relu(self.conv6(torch.cat([f2, f5], 1)))
+        return torch.tanh(self.conv7(torch.cat([f1, f6], 1)))
+
+
+class SeparableConv(nn.Module):
+    """Depthwise 3x3 convolution followed by a pointwise 1x1 convolution."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_ch, in_ch, 3, padding=1, groups=in_ch)
+        self.pointwise = nn.Conv2d(in_ch, out_ch, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class ZeroDCEPP(_CurveEnhancer):
+    """Zero-DCE++ (Li, Guo & Loy, TPAMI 2021); 10,561 parameters at width 32.
+
+    Depthwise-separable convolutions estimate one 3-channel α map on the input downscaled by
+    ``scale_factor`` (bilinear); the map is upsampled back to the exact input size
+    (bilinear, ``align_corners=True``) and reused for ``n_iter`` iterations at full resolution.
+    Any H x W works; the output has exactly the input size.
+
+    Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
+
+    Example:
+        >>> model = ZeroDCEPP(scale_factor=12)
+        >>> sum(p.numel() for p in model.parameters())
+        10561
+        >>> model(torch.rand(1, 3, 17, 23)).shape
+        torch.Size([1, 3, 17, 23])
+    """
+
+    shared_curve = True
+
+    def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12) -> None:
+        super().__init__()
+        if scale_factor < 1:
+            raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
+        self.n_iter = n_iter
+        self.scale_factor = scale_factor
+        self.conv1 = SeparableConv(3, width)
+        self.conv2 = SeparableConv(width, width)
+        self.conv3 = SeparableConv(width, width)
+        self.conv4 = SeparableConv(width, width)
+        self.conv5 = SeparableConv(2 * width, width)
+        self.conv6 = SeparableConv(2 * width, width)
+        self.conv7 = SeparableConv(2 * width, 3)
+        _init_weights(self)
+
+    def estimate_curves(self, img: Tensor) -> Tensor:
+        """One α map (B, 3, H, W) in [-1, 1], estimated at 1/``scale_factor`` resolution."""
+        size = img.shape[-2:]
+        low = img
+        if self.scale_factor != 1:
+            low_size = (max(1, round(size[0] / self.scale_factor)), max(1, round(size[1] / self.scale_factor)))
+            low = F.interpolate(img, size=low_size, mode="bilinear", align_corners=False)
+        f1 = F.relu(self.conv1(low))
+        f2 = F.relu(self.conv2(f1))
+        f3 = F.relu(self.conv3(f2))
+        f4 = F.relu(self.conv4(f3))
+        f5 = F.relu(self.conv5(torch.cat([f3, f4], 1)))
+        f6 = F.relu(self.conv6(torch.cat([f2, f5], 1)))
+        curves = torch.tanh(self.conv7(torch.cat([f1, f6], 1)))
+        if curves.shape[-2:] != size:
+            curves = F.interpolate(curves, size=size, mode="bilinear", align_corners=True)
+        return curves
+
+
+def _init_weights(model: nn.Module) -> None:
+    """N(0, 0.02) conv weights and zero biases, the initialisation of the paper's training."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -1,0 +1,1 @@
+"""Training loops: zero-reference (``zero_reference``)."""
