@@ -172,9 +172,8 @@ class ZeroDCEPP(_CurveEnhancer):
 
 
 def _init_weights(model: nn.Module) -> None:
-    """N(0, 0.02) conv weights and zero biases, the initialisation of the paper's training."""
+    """N(0, 0.02) conv weights, as in the paper's training; biases keep PyTorch's default
+    U(±1/sqrt(fan_in)) init, which keeps the deep depthwise layers of Zero-DCE++ from starting dead."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
