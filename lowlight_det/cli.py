@@ -45,8 +45,9 @@ def resolve_device(device: str | None = "auto") -> torch.device:
 
 def set_threads(threads: int | None) -> int:
     """Set torch's CPU threads (Ultralytics resets them to 1 on import); returns the number set."""
-    n = threads or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (threads or os.cpu_count() or 1)
-    torch.set_num_threads(max(1, int(n)))
+    if not threads:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, int(threads)))
     return torch.get_num_threads()
 
 

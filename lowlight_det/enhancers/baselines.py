@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from lowlight_det.enhancers.functional import clahe, gamma_correct

@@ -7,8 +7,8 @@ import io
 import os
 import platform
 import subprocess
-from importlib import metadata
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 

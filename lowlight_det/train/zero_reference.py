@@ -23,7 +23,7 @@ from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
-from lowlight_det.train.common import DistInfo, git_commit, init_distributed, versions, write_csv_log
+from lowlight_det.train.common import git_commit, init_distributed, versions, write_csv_log
 
 logger = logging.getLogger(__name__)
 

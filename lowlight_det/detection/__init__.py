@@ -1,0 +1,1 @@
+"""Detectors (Ultralytics YOLO) with an enhancer in front."""

@@ -1,0 +1,85 @@
+"""Ultralytics integration through its public subclass points: predictor/validator ``preprocess``.
+
+Only this package imports ``ultralytics``. Nothing here copies Ultralytics code (AGPL).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+from ultralytics import YOLO  # noqa: E402
+from ultralytics.models.yolo.detect import DetectionPredictor, DetectionValidator  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def apply_enhancer(enhancer: nn.Module, img: torch.Tensor) -> torch.Tensor:
+    """Run ``enhancer`` on a detector input batch (B,3,H,W) in [0,1], keeping its dtype and device."""
+    with torch.inference_mode():
+        return enhancer.to(img.device)(img.float()).clamp(0, 1).to(img.dtype)
+
+
+class EnhancedDetectionPredictor(DetectionPredictor):
+    """Ultralytics detection predictor that enhances the letterboxed batch before the detector.
+
+    ``enhance_seconds`` accumulates the enhancer's own (synchronised) time.
+    """
+
+    def __init__(self, *args: Any, enhancer: nn.Module, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enhancer = enhancer.eval()
+        self.enhance_seconds = 0.0
+
+    def preprocess(self, im: Any) -> torch.Tensor:
+        img = super().preprocess(im)  # (B,3,H,W) in [0,1], fp16 or fp32, on device
+        _sync(img.device)
+        t0 = time.perf_counter()
+        img = apply_enhancer(self.enhancer, img)
+        _sync(img.device)
+        self.enhance_seconds += time.perf_counter() - t0
+        return img
+
+
+class EnhancedDetectionValidator(DetectionValidator):
+    """Ultralytics detection validator that enhances each batch (``model.val(validator=partial(...))``)."""
+
+    def __init__(self, *args: Any, enhancer: nn.Module, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enhancer = enhancer.eval()
+
+    def preprocess(self, batch: dict[str, Any]) -> dict[str, Any]:
+        batch = super().preprocess(batch)
+        batch["img"] = apply_enhancer(self.enhancer, batch["img"])
+        return batch
+
+
+def build_detector(weights: str | Path) -> YOLO:
+    """A YOLO model from a local ``.pt`` file or a model ``.yaml`` (random init).
+
+    Offline by design: a name that is not a local file is a clear error, never a download attempt.
+
+    Raises:
+        FileNotFoundError: the weights file does not exist.
+    """
+    path = Path(weights)
+    if path.suffix in (".yaml", ".yml") and not path.exists():
+        return YOLO(str(path))  # Ultralytics' bundled model configs, e.g. yolov8n.yaml
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"detector weights {str(weights)!r} not found. lowlight_det runs offline and does not download "
+            "models: pass the path of a local file (e.g. --weights path/to/yolo11n.pt) or a model .yaml")
+    return YOLO(str(path))

@@ -1,0 +1,160 @@
+"""Report of an evaluation: Markdown tables, the console table, a lighting bar chart and a gallery."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lowlight_det.io import write_text
+
+
+def _f(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def _signed(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.1f}"
+
+
+def main_table(results: Sequence[Any], deltas: dict[str, dict[str, float]]) -> list[str]:
+    """Markdown rows: one line per evaluated row."""
+    lines = ["| row | enhancer | mAP50-95 | mAP50 | Δ mAP50 vs none | AP small | AP medium | AP large | "
+             "decode ms | enhance ms | detect ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        m, t = r.metrics, r.timing_ms
+        d = deltas.get(r.name, {}).get("map50")
+        lines.append(f"| {r.label or r.name} | {r.enhancer} | {_f(m['map50_95'])} | {_f(m['map50'])} | {_signed(d)} | "
+                     f"{_f(m['ap_small'])} | {_f(m['ap_medium'])} | {_f(m['ap_large'])} | {_f(t.get('decode'))} | "
+                     f"{_f(t.get('enhance'))} | {_f(t.get('detect'))} |")
+    return lines
+
+
+def _slice_table(results: Sequence[Any], attr: str, title: str) -> list[str]:
+    keys = sorted({k for r in results for k in getattr(r, attr)})
+    if not keys:
+        return []
+    lines = [f"### mAP50 by {title}", "", "| row | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for r in results:
+        lines.append(f"| {r.label or r.name} | " + " | ".join(_f(getattr(r, attr).get(k)) for k in keys) + " |")
+    return [*lines, ""]
+
+
+def _class_table(results: Sequence[Any]) -> list[str]:
+    names = list(results[0].metrics["per_class_ap50"]) if results else []
+    lines = ["### AP50 per class", "", "| row | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for r in results:
+        pc = r.metrics["per_class_ap50"]
+        lines.append(f"| {r.label or r.name} | " + " | ".join(_f(pc.get(n)) for n in names) + " |")
+    return [*lines, ""]
+
+
+def recovery_lines(results: Sequence[Any], upper: str, dark: str = "none") -> list[str]:
+    """Share of the mAP50 lost to darkness that each enhancer recovers (demo with a well-lit row)."""
+    by_name = {r.name: r for r in results}
+    if upper not in by_name or dark not in by_name:
+        return []
+    lost = by_name[upper].metrics["map50"] - by_name[dark].metrics["map50"]
+    lines = [f"Darkness costs {lost:.1f} mAP50 points (well-lit {by_name[upper].metrics['map50']:.1f} → dark "
+             f"{by_name[dark].metrics['map50']:.1f})."]
+    for r in results:
+        if r.name in (upper, dark):
+            continue
+        gain = r.metrics["map50"] - by_name[dark].metrics["map50"]
+        share = f"{100 * gain / lost:+.0f}%" if abs(lost) > 1e-9 else "n/a"
+        lines.append(f"- {r.name}: {gain:+.1f} mAP50, recovers {share} of the loss")
+    return lines
+
+
+def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas: dict[str, dict[str, float]],
+                 *, note: str = "", extra: Sequence[str] = ()) -> Path:
+    """``report.md``: settings, main table, slices, per-class AP50, data issues."""
+    cfg = info["config"]
+    lines = ["# lowlight_det evaluation", ""]
+    if note:
+        lines += [f"> {note}", ""]
+    lines += [f"- data: `{cfg['data']}` split `{info.get('split')}`, {info.get('images')} images "
+              f"({info.get('dataset_note', '')})",
+              f"- detector: `{cfg['weights']}` (sha256 {str(info.get('detector_sha256'))[:12]}), imgsz {cfg['imgsz']}, "
+              f"conf {cfg['conf']}, IoU {cfg['iou']}, max det {cfg['max_det']}",
+              f"- class map: {info.get('class_map')}",
+              f"- enhancer placement: {'native resolution, before letterbox' if cfg['enhance_before_letterbox'] else 'on the letterboxed detector input'}",
+              f"- device: {info['device']}; wall time {info.get('wall_time_s', 0):.0f} s",
+              "- metrics: pycocotools COCO bbox AP on our COCO json (percent)", ""]
+    lines += main_table(results, deltas) + [""]
+    lines += list(extra) + ([""] if extra else [])
+    lines += _slice_table(results, "by_light", "lighting type") + _slice_table(results, "by_scene", "scene")
+    lines += _class_table(results)
+    issues = info.get("data_issues") or {}
+    if issues:
+        lines += ["### Data issues (counted, see the log for each file)", ""]
+        lines += [f"- {k}: {v}" for k, v in sorted(issues.items())] + [""]
+    return write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def console_table(results: Sequence[Any], deltas: dict[str, dict[str, float]]) -> str:
+    """Plain-text table for the terminal."""
+    rows = [("row", "mAP50-95", "mAP50", "Δ mAP50", "ms/img")]
+    for r in results:
+        rows.append((r.label or r.name, _f(r.metrics["map50_95"]), _f(r.metrics["map50"]),
+                     _signed(deltas.get(r.name, {}).get("map50")), _f(r.timing_ms.get("total"), 0)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                     for row in rows)
+
+
+def plot_by_light(out: Path, results: Sequence[Any]) -> Path | None:
+    """Grouped bar chart of mAP50 per lighting type, one bar per row."""
+    keys = sorted({k for r in results for k in r.by_light})
+    if not keys:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(keys)), 3.5))
+    width = 0.8 / len(results)
+    for i, r in enumerate(results):
+        vals = [r.by_light.get(k, float("nan")) for k in keys]
+        ax.bar(np.arange(len(keys)) + i * width, vals, width, label=r.label or r.name)
+    ax.set_xticks(np.arange(len(keys)) + width * (len(results) - 1) / 2, keys, rotation=30)
+    ax.set_ylabel("mAP50 (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "map50_by_light.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_detections(bgr: np.ndarray, boxes: np.ndarray, labels: Sequence[str], scores: np.ndarray,
+                    *, min_score: float = 0.25) -> np.ndarray:
+    """Boxes with class and score drawn on a copy of ``bgr``."""
+    out = bgr.copy()
+    for (x1, y1, x2, y2), name, s in zip(boxes.astype(int), labels, scores, strict=True):
+        if s < min_score:
+            continue
+        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 255, 0), 2)
+        cv2.putText(out, f"{name} {s:.2f}", (x1, max(12, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1)
+    return out
+
+
+def save_gallery(path: Path, rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, height: int = 200) -> Path:
+    """Grid image: each row is input | enhanced | detections, scaled to ``height``."""
+    def fit(im: np.ndarray) -> np.ndarray:
+        return cv2.resize(im, (max(1, round(im.shape[1] * height / im.shape[0])), height))
+
+    lines = [np.hstack([fit(a), fit(b), fit(c)]) for a, b, c in rows]
+    width = max(line.shape[1] for line in lines)
+    grid = np.vstack([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), grid)
+    return path

@@ -1,0 +1,219 @@
+"""Evaluate enhancers in front of a detector on one dataset: COCO mAP, slices, timings, resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lowlight_det.cli import resolve_device
+from lowlight_det.data.class_map import ClassMap, resolve_class_map
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
+from lowlight_det.enhancers import create_enhancer
+from lowlight_det.enhancers.weights import sha256_file
+from lowlight_det.eval.coco import coco_map, sliced_map50, to_coco_predictions
+from lowlight_det.io import write_json
+from lowlight_det.train.common import versions
+
+logger = logging.getLogger(__name__)
+
+LEARNED = ("zerodce", "zerodce++")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of one evaluation run (all go into metrics.json)."""
+
+    data: str = "demo"
+    split: str | None = None
+    data_root: str | None = None
+    weights: str | None = None
+    enhance: tuple[str, ...] = ("none", "zerodce")
+    enhancer_weights: str | None = None
+    imgsz: int = 640
+    device: str = "auto"
+    batch_size: int = 8
+    out: str = "runs/eval"
+    limit: int | None = None
+    conf: float = 0.001
+    iou: float = 0.7
+    max_det: int = 300
+    class_map: str = "auto"
+    enhance_before_letterbox: bool = False
+    gallery: int = 4
+    plots: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class Variant:
+    """One row of the result table: an enhancer on a set of images (dark, or a well-lit reference)."""
+
+    name: str
+    enhancer: str
+    records: list[ImageRecord]
+    label: str = ""
+
+
+@dataclass
+class EnhancerResult:
+    """Metrics of one row."""
+
+    name: str
+    enhancer: str
+    label: str
+    weights: dict[str, Any]
+    metrics: dict[str, Any]
+    by_light: dict[str, float]
+    by_scene: dict[str, float]
+    timing_ms: dict[str, float]
+    images: int
+    predictions: int
+    fingerprint: str
+    issues: dict[str, int] = field(default_factory=dict)
+
+
+def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
+    """Registry enhancer; ``weights`` applies to learned ones (None: their shipped default)."""
+    if name in LEARNED and weights:
+        return create_enhancer(name, weights=weights)
+    return create_enhancer(name)
+
+
+def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
+    """Where an enhancer's weights came from (for the report and the resume fingerprint)."""
+    return {"source": getattr(model, "weights_source", None), "sha256": getattr(model, "weights_sha256", None),
+            "module": repr(model) if not any(True for _ in model.parameters()) else type(model).__name__}
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def device_name(device: torch.device, threads: int) -> str:
+    """Human-readable device description for timings."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()} ({threads} threads)"
+
+
+def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
+                batch_size: int, progress: bool, issues: Counter[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Predictions (COCO results) and ms/image per stage for one row."""
+    detector.set_enhancer(enhancer)
+    preds: list[dict[str, Any]] = []
+    decode_s = 0.0
+    n_images = 0
+    batches = [variant.records[i:i + batch_size] for i in range(0, len(variant.records), batch_size)]
+    for batch in tqdm(batches, desc=f"eval {variant.name}", unit="batch", disable=not progress, leave=False):
+        t0 = time.perf_counter()
+        images, kept = [], []
+        for rec in batch:
+            img = cv2.imread(str(rec.path), cv2.IMREAD_COLOR)
+            if img is None:
+                issues["undecodable_images"] += 1
+                logger.warning("%s: cannot decode image, skipped", rec.path)
+                continue
+            images.append(img)
+            kept.append(rec)
+        decode_s += time.perf_counter() - t0
+        n_images += len(images)
+        for rec, det in zip(kept, detector(images), strict=True):
+            labels, keep = class_map.apply(det.classes)
+            preds.extend(to_coco_predictions(rec.image_id, det.boxes_xyxy[keep], det.scores[keep], labels))
+    timing = detector.times.ms_per_image()
+    timing["decode"] = 1e3 * decode_s / max(n_images, 1)
+    timing["total"] = timing["decode"] + timing["enhance"] + timing["detect"]
+    return preds, {k: round(v, 2) for k, v in timing.items()}
+
+
+def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,
+                      class_map: ClassMap, *, detector_sha: str | None, resume: bool = False,
+                      progress: bool = True) -> list[EnhancerResult]:
+    """Evaluate each row, writing ``predictions_<name>.json`` and ``results/<name>.json`` atomically as it goes.
+
+    With ``resume``, rows whose result file has the same fingerprint are read back, not recomputed.
+    """
+    out = Path(cfg.out)
+    gt = to_coco(ds)
+    write_json(out / "ground_truth.json", gt)
+    results = []
+    for variant in variants:
+        enhancer = build_enhancer(variant.enhancer, cfg.enhancer_weights)
+        ident = enhancer_identity(enhancer)
+        fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.conf, cfg.iou, cfg.max_det,
+                          class_map.description, detector_sha, ident, cfg.enhance_before_letterbox,
+                          [r.image_id for r in variant.records], str(variant.records[0].path) if variant.records else "")
+        done = out / "results" / f"{variant.name}.json"
+        if resume and done.is_file():
+            previous = json.loads(done.read_text())
+            if previous.get("fingerprint") == fp:
+                logger.info("resume: %s already evaluated, reusing %s", variant.name, done)
+                results.append(EnhancerResult(**previous))
+                continue
+            logger.info("resume: %s was evaluated with other settings; evaluating again", variant.name)
+        issues: Counter[str] = Counter()
+        preds, timing = run_variant(detector, variant, enhancer, class_map, batch_size=cfg.batch_size,
+                                    progress=progress, issues=issues)
+        write_json(out / f"predictions_{variant.name}.json", preds)
+        metrics = coco_map(gt, preds)
+        result = EnhancerResult(
+            name=variant.name, enhancer=variant.enhancer, label=variant.label, weights=ident,
+            metrics=metrics.as_dict(), by_light=sliced_map50(gt, preds, "light"),
+            by_scene=sliced_map50(gt, preds, "scene"), timing_ms=timing, images=len(variant.records),
+            predictions=len(preds), fingerprint=fp, issues=dict(issues))
+        write_json(done, asdict(result))
+        logger.info("%s: mAP50-95 %.2f mAP50 %.2f (%.0f ms/image)", variant.name, metrics.map50_95, metrics.map50,
+                    timing["total"])
+        results.append(result)
+    return results
+
+
+def deltas(results: list[EnhancerResult], baseline: str = "none") -> dict[str, dict[str, float]]:
+    """mAP differences of every row against the baseline row."""
+    base = next((r for r in results if r.name == baseline), None)
+    if base is None:
+        return {}
+    return {r.name: {k: round(r.metrics[k] - base.metrics[k], 3) for k in ("map50_95", "map50")}
+            for r in results}
+
+
+def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tuple[Any, ClassMap, torch.device,
+                                                                                    str | None]:
+    """Load the detector once and resolve the class mapping."""
+    from lowlight_det.detection.pipeline import EnhancedDetector  # imports ultralytics
+
+    if cfg.weights is None:
+        raise ValueError(f"--weights is required for dataset {cfg.data!r} (a local YOLO .pt file)")
+    device = resolve_device(cfg.device)
+    detector = EnhancedDetector(cfg.weights, "none", device=device, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
+                                max_det=cfg.max_det, enhance_before_letterbox=cfg.enhance_before_letterbox,
+                                threads=cfg.threads)
+    class_map = resolve_class_map(cfg.class_map, ds.class_names, detector.names, info.get("class_maps"))
+    sha = sha256_file(cfg.weights) if Path(cfg.weights).is_file() else None
+    return detector, class_map, device, sha
+
+
+def gallery_images(records: list[ImageRecord], n: int) -> list[ImageRecord]:
+    """``n`` evenly spread records that have boxes."""
+    with_boxes = [r for r in records if len(r.labels)]
+    if not with_boxes or n <= 0:
+        return []
+    idx = np.linspace(0, len(with_boxes) - 1, min(n, len(with_boxes))).round().astype(int)
+    return [with_boxes[i] for i in idx]
+
+
+def run_info(cfg: EvalConfig, device: torch.device, threads: int) -> dict[str, Any]:
+    """Config, versions and device for metrics.json."""
+    return {"config": asdict(cfg), "versions": versions(), "device": device_name(device, threads)}
