@@ -1,0 +1,156 @@
+"""Physically based low-light synthesis ("unprocess, darken, add sensor noise, reprocess").
+
+After Brooks et al., "Unprocessing Images for Learned Raw Denoising" (CVPR 2019), with the
+low-light ranges used by MAET (Cui et al., ICCV 2021): sRGB is mapped back to linear camera space
+(inverse tone curve, inverse gamma, inverse white balance), the exposure is scaled down, shot
+(signal-dependent) and read (Gaussian) noise are added, the signal is quantised like an ADC, and the
+image is processed back to sRGB. Every image gets its own parameters from a seeded generator, so a
+(seed, image index) pair always gives the same dark image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class DarkenRanges:
+    """Sampling ranges (published defaults). Darkness and shot noise are drawn on a log scale (so very
+    dark exposures are as common as mild ones), read noise is tied to shot noise."""
+
+    darkness: tuple[float, float] = (0.01, 0.4)
+    gamma: tuple[float, float] = (2.0, 3.5)
+    red_gain: tuple[float, float] = (1.9, 2.4)
+    blue_gain: tuple[float, float] = (1.5, 1.9)
+    shot_noise: tuple[float, float] = (1e-4, 0.012)
+    read_noise_slope: float = 2.18      # log(read) = slope·log(shot) + intercept + N(0, std)
+    read_noise_intercept: float = 1.20
+    read_noise_std: float = 0.26
+    bits: int = 12                      # ADC quantisation of the linear signal
+
+
+class DarkenParams(NamedTuple):
+    """Per-image parameters, each a (B,) float tensor."""
+
+    darkness: Tensor
+    gamma: Tensor
+    red_gain: Tensor
+    blue_gain: Tensor
+    shot_noise: Tensor
+    read_noise: Tensor
+
+
+def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=g, dtype=torch.float64)
+
+
+def sample_params(n: int, ranges: DarkenRanges, generator: torch.Generator) -> DarkenParams:
+    """Draw ``n`` parameter sets (float64, CPU) from ``ranges``."""
+    log_shot = _uniform(n, math.log(ranges.shot_noise[0]), math.log(ranges.shot_noise[1]), generator)
+    log_read = (ranges.read_noise_slope * log_shot + ranges.read_noise_intercept
+                + ranges.read_noise_std * torch.randn(n, generator=generator, dtype=torch.float64))
+    log_dark = _uniform(n, math.log(ranges.darkness[0]), math.log(ranges.darkness[1]), generator)
+    return DarkenParams(log_dark.exp(), _uniform(n, *ranges.gamma, generator),
+                        _uniform(n, *ranges.red_gain, generator), _uniform(n, *ranges.blue_gain, generator),
+                        log_shot.exp(), log_read.exp())
+
+
+def darken(img: Tensor, params: DarkenParams, *, bits: int = 12, generator: torch.Generator | None = None,
+           noise: Tensor | None = None) -> Tensor:
+    """Darken sRGB images with given parameters.
+
+    Args:
+        img: RGB images (B, 3, H, W) in [0, 1], float.
+        params: per-image parameters (tensors of shape (B,)).
+        bits: ADC bit depth for the linear signal.
+        generator: CPU generator for the noise (ignored when ``noise`` is given).
+        noise: standard normal noise of ``img``'s shape (for reproducibility across devices).
+
+    Returns:
+        Dark sRGB images, same shape, dtype and device, in [0, 1].
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> img = torch.full((1, 3, 8, 8), 0.5)
+        >>> out = darken(img, sample_params(1, DarkenRanges(), g), generator=g)
+        >>> bool(out.mean() < img.mean())
+        True
+    """
+    b = img.shape[0]
+    dtype = img.dtype
+    x = img.float().clamp(0, 1)
+    view = lambda t: t.to(x.device, torch.float32).view(b, 1, 1, 1)  # noqa: E731
+    gains = torch.stack([params.red_gain, torch.ones_like(params.red_gain), params.blue_gain], 1)
+    gains = gains.to(x.device, torch.float32).view(b, 3, 1, 1)
+    gamma = view(params.gamma)
+    # sRGB -> linear camera space
+    x = 0.5 - torch.sin(torch.asin((1.0 - 2.0 * x).clamp(-1, 1)) / 3.0)   # inverse smoothstep tone curve
+    x = x.clamp_min(1e-8) ** gamma                                          # inverse gamma
+    x = x / gains                                                           # inverse white balance
+    x = x * view(params.darkness)                                           # lower the exposure
+    if noise is None:
+        noise = torch.randn(x.shape, generator=generator).to(x.device)
+    variance = x * view(params.shot_noise) + view(params.read_noise)
+    x = x + variance.sqrt() * noise
+    levels = 2**bits - 1
+    x = torch.round(x.clamp(0, 1) * levels) / levels                       # ADC quantisation
+    # linear -> sRGB
+    x = (x * gains).clamp(0, 1) ** (1.0 / gamma)
+    x = 3 * x**2 - 2 * x**3
+    return x.clamp(0, 1).to(dtype)
+
+
+def image_generator(seed: int, index: int) -> torch.Generator:
+    """The generator that makes image ``index`` of a run seeded with ``seed`` reproducible."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + index) % 2**63)
+
+
+def darken_array(rgb: np.ndarray, *, seed: int = 0, index: int = 0, ranges: DarkenRanges | None = None) -> np.ndarray:
+    """Darken one HWC uint8 RGB (or BGR, the maths is per channel symmetric except white balance) image.
+
+    Args:
+        rgb: (H, W, 3) uint8 RGB.
+        seed, index: reproducibility key.
+        ranges: sampling ranges (defaults: :class:`DarkenRanges`).
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+    """
+    ranges = ranges or DarkenRanges()
+    g = image_generator(seed, index)
+    params = sample_params(1, ranges, g)
+    img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+    out = darken(img, params, bits=ranges.bits, generator=g)
+    return (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+class LowLightSynthesis(nn.Module):
+    """Torch transform: darken (B, 3, H, W) or (3, H, W) float RGB in [0, 1]; photometric only.
+
+    Each call draws fresh parameters from its own generator (seeded once at construction).
+
+    Example:
+        >>> t = LowLightSynthesis(seed=0)
+        >>> t(torch.rand(3, 16, 16)).shape
+        torch.Size([3, 16, 16])
+    """
+
+    def __init__(self, ranges: DarkenRanges | None = None, *, seed: int = 0) -> None:
+        super().__init__()
+        self.ranges = ranges or DarkenRanges()
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, img: Tensor) -> Tensor:
+        batch = img.unsqueeze(0) if img.ndim == 3 else img
+        params = sample_params(batch.shape[0], self.ranges, self.generator)
+        out = darken(batch, params, bits=self.ranges.bits, generator=self.generator)
+        return out.squeeze(0) if img.ndim == 3 else out
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self.ranges).items())
