@@ -80,8 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutil.copyfile(_label_path(rec.path), out / "labels" / tag / f"{rec.path.stem}.txt")
         if not is_yolo:  # COCO / catalogue input: YOLO labels from the records
             export_yolo(ds, out / "_labels_tmp", split=tag)
+            stems = {f"{rec.image_id:06d}": rec.path.stem for rec in ds.records}
             for f in (out / "_labels_tmp" / "labels" / tag).glob("*.txt"):
-                dst = out / "labels" / tag / (f.stem.split("_", 1)[1] + ".txt")
+                dst = out / "labels" / tag / (stems[f.stem] + ".txt")
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(f, dst)
             shutil.rmtree(out / "_labels_tmp")

@@ -10,14 +10,14 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
-from PIL import Image
 
 from lowlight_det.io import IMAGE_EXTENSIONS, write_json, write_text
 
@@ -69,12 +69,18 @@ class DetectionDataset:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) as decoded, EXIF orientation applied, read from the header only."""
-    with Image.open(path) as im:
-        w, h = im.size
-        if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-            w, h = h, w
-    return w, h
+    """(width, height) as decoded, EXIF orientation applied.
+
+    Raises:
+        ValueError: not a readable image.
+    """
+    # a grey decode with OpenCV: the same EXIF handling as the detector's decode (PIL's Image.open is
+    # patched by Ultralytics to try installing packages on unknown files)
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if img is None:
+        raise ValueError("cannot decode image")
+    return img.shape[1], img.shape[0]
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -100,34 +106,42 @@ def to_coco(ds: DetectionDataset) -> dict[str, Any]:
 
 
 def export_yolo(ds: DetectionDataset, out_dir: str | Path, *, label_ids: Mapping[int, int] | None = None,
-                names: list[str] | None = None, split: str = "val") -> Path:
+                names: list[str] | None = None, split: str = "val",
+                image_writer: Callable[[ImageRecord, Path], Path] | None = None) -> Path:
     """Write ``images/<split>`` (links or copies), ``labels/<split>`` and ``data.yaml``; returns the yaml path.
 
-    ``label_ids`` maps dataset class index -> written class id (e.g. COCO ids) and ``names`` the written names.
+    Files are named by ``image_id`` (``000042.jpg``), so Ultralytics reports that id. ``label_ids`` maps
+    dataset class index -> written class id (e.g. COCO ids; classes missing from it are not written)
+    and ``names`` gives the written names. ``image_writer(record, stem_path)`` may write a processed
+    image instead of linking the original (it returns the path written).
     """
     out = Path(out_dir)
     img_dir, lbl_dir = out / "images" / split, out / "labels" / split
     img_dir.mkdir(parents=True, exist_ok=True)
     lbl_dir.mkdir(parents=True, exist_ok=True)
     for rec in ds.records:
-        stem = f"{rec.image_id:06d}_{rec.path.stem}"
+        stem = f"{rec.image_id:06d}"
         dst = img_dir / f"{stem}{rec.path.suffix.lower()}"
-        if not dst.exists():
+        if image_writer is not None:
+            image_writer(rec, img_dir / stem)
+        elif not dst.exists():
             try:
                 os.symlink(rec.path.resolve(), dst)
             except OSError:
                 dst.write_bytes(rec.path.read_bytes())
         lines = []
         for box, label in zip(rec.boxes_xyxy, rec.labels, strict=True):
-            cls = label_ids[int(label)] if label_ids else int(label)
+            if label_ids is not None and int(label) not in label_ids:
+                continue
+            cls = label_ids[int(label)] if label_ids is not None else int(label)
             x1, y1, x2, y2 = box
             cx, cy = (x1 + x2) / 2 / rec.width, (y1 + y2) / 2 / rec.height
             lines.append(f"{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / rec.width:.6f} {(y2 - y1) / rec.height:.6f}")
         write_text(lbl_dir / f"{stem}.txt", "\n".join(lines) + ("\n" if lines else ""))
     names = names or ds.class_names
-    data = {"path": str(out.resolve()), split: f"images/{split}", "names": dict(enumerate(names))}
-    if split != "val":
-        data["val"] = f"images/{split}"
+    # Ultralytics requires train and val keys: both point at the exported split unless it is one of them
+    data = {"path": str(out.resolve()), "train": f"images/{split}", "val": f"images/{split}", split: f"images/{split}",
+            "names": dict(enumerate(names))}
     write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
     return out / "data.yaml"
 

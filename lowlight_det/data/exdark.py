@@ -100,13 +100,13 @@ def _read_annotation(ds: DetectionDataset, path: Path | None, img: Path,
     for n, line in body:
         parts = line.split()
         try:
-            name, l, t, w, h = parts[0], *map(float, parts[1:5])
+            name, left, top, w, h = parts[0], *map(float, parts[1:5])
         except (ValueError, IndexError):
             ds.note("malformed_lines", f"{path}:{n}: malformed line {line.strip()!r}")
             continue
         if name.lower() not in class_index:
             ds.note("unknown_classes", f"{path}:{n}: unknown class {name!r}")
             continue
-        boxes.append([l, t, l + w, t + h])
+        boxes.append([left, top, left + w, top + h])
         labels.append(class_index[name.lower()])
     return boxes, labels

@@ -75,7 +75,8 @@ class EnhancedDetector:
         self.predictor = EnhancedDetectionPredictor(overrides=overrides, enhancer=self._in_predictor())
         self.predictor.setup_model(model=self.yolo.model, verbose=False)
         self.threads = set_threads(threads)
-        self(([np.full((imgsz, imgsz, 3), 114, np.uint8)]))  # warm-up, kept out of the timings
+        self.times = StageTimes()
+        self([np.full((imgsz, imgsz, 3), 114, np.uint8)])  # warm-up, kept out of the timings
         self.times = StageTimes()
 
     def _as_module(self, enhancer: nn.Module | str) -> nn.Module:

@@ -55,16 +55,37 @@ class EnhancedDetectionPredictor(DetectionPredictor):
 
 
 class EnhancedDetectionValidator(DetectionValidator):
-    """Ultralytics detection validator that enhances each batch (``model.val(validator=partial(...))``)."""
+    """Ultralytics detection validator that enhances each batch (``model.val(validator=partial(...))``).
 
-    def __init__(self, *args: Any, enhancer: nn.Module, **kwargs: Any) -> None:
+    Args:
+        enhancer: runs on each letterboxed batch after Ultralytics' own preprocessing.
+        sink: optional dict that receives ``predictions`` (COCO results in original-image pixels,
+            ``category_id`` = detector class + 1; needs ``save_json=True``) and ``enhance_seconds``,
+            instead of Ultralytics' own COCO-json evaluation.
+    """
+
+    def __init__(self, *args: Any, enhancer: nn.Module, sink: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.enhancer = enhancer.eval()
+        self.sink = sink
+        self.enhance_seconds = 0.0
 
     def preprocess(self, batch: dict[str, Any]) -> dict[str, Any]:
         batch = super().preprocess(batch)
+        _sync(batch["img"].device)
+        t0 = time.perf_counter()
         batch["img"] = apply_enhancer(self.enhancer, batch["img"])
+        _sync(batch["img"].device)
+        self.enhance_seconds += time.perf_counter() - t0
+        if self.sink is not None:
+            self.sink["enhance_seconds"] = self.enhance_seconds
         return batch
+
+    def eval_json(self, stats: dict[str, Any]) -> dict[str, Any]:
+        if self.sink is None:
+            return super().eval_json(stats)
+        self.sink["predictions"] = list(self.jdict)  # our metric code evaluates them (pycocotools)
+        return stats
 
 
 def build_detector(weights: str | Path) -> YOLO:

@@ -77,6 +77,8 @@ def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas
                  *, note: str = "", extra: Sequence[str] = ()) -> Path:
     """``report.md``: settings, main table, slices, per-class AP50, data issues."""
     cfg = info["config"]
+    placement = ("native resolution, before letterbox" if cfg["enhance_before_letterbox"]
+                 else "on the letterboxed detector input")
     lines = ["# lowlight_det evaluation", ""]
     if note:
         lines += [f"> {note}", ""]
@@ -85,7 +87,7 @@ def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas
               f"- detector: `{cfg['weights']}` (sha256 {str(info.get('detector_sha256'))[:12]}), imgsz {cfg['imgsz']}, "
               f"conf {cfg['conf']}, IoU {cfg['iou']}, max det {cfg['max_det']}",
               f"- class map: {info.get('class_map')}",
-              f"- enhancer placement: {'native resolution, before letterbox' if cfg['enhance_before_letterbox'] else 'on the letterboxed detector input'}",
+              f"- enhancer placement: {placement}",
               f"- device: {info['device']}; wall time {info.get('wall_time_s', 0):.0f} s",
               "- metrics: pycocotools COCO bbox AP on our COCO json (percent)", ""]
     lines += main_table(results, deltas) + [""]
@@ -106,7 +108,7 @@ def console_table(results: Sequence[Any], deltas: dict[str, dict[str, float]]) -
         rows.append((r.label or r.name, _f(r.metrics["map50_95"]), _f(r.metrics["map50"]),
                      _signed(deltas.get(r.name, {}).get("map50")), _f(r.timing_ms.get("total"), 0)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
                      for row in rows)
 
 

@@ -7,22 +7,21 @@ import json
 import logging
 import platform
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lowlight_det.cli import resolve_device
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
-from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, export_yolo, to_coco
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import sha256_file
-from lowlight_det.eval.coco import coco_map, sliced_map50, to_coco_predictions
+from lowlight_det.eval.coco import coco_map, sliced_map50
 from lowlight_det.io import write_json
 from lowlight_det.train.common import versions
 
@@ -54,6 +53,7 @@ class EvalConfig:
     gallery: int = 4
     plots: bool = True
     threads: int | None = None
+    workers: int = 0
 
 
 @dataclass
@@ -81,7 +81,6 @@ class EnhancerResult:
     images: int
     predictions: int
     fingerprint: str
-    issues: dict[str, int] = field(default_factory=dict)
 
 
 def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
@@ -108,39 +107,71 @@ def device_name(device: torch.device, threads: int) -> str:
     return f"CPU {platform.processor() or platform.machine()} ({threads} threads)"
 
 
+def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, workdir: Path,
+                          enhancer: torch.nn.Module | None) -> Path:
+    """The variant's images as a YOLO dataset in detector class ids (what Ultralytics' validator reads).
+
+    With ``enhancer`` (enhance-before-letterbox mode) the images are enhanced at native resolution.
+    """
+    ds_to_det = {ds: det for det, ds in class_map.det_to_ds.items()}
+    names = [detector.names[i] for i in range(len(detector.names))]
+    ds = DetectionDataset(variant.name, [], variant.records)
+    writer = None
+    if enhancer is not None:
+        def writer(rec: ImageRecord, stem: Path) -> Path:
+            bgr = cv2.imread(str(rec.path), cv2.IMREAD_COLOR)
+            out = stem.with_suffix(".png")
+            if bgr is not None:
+                cv2.imwrite(str(out), detector.enhance_for_display(bgr))
+            return out
+    return export_yolo(ds, workdir / f"{variant.name}_data", label_ids=ds_to_det, names=names, image_writer=writer)
+
+
 def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
-                batch_size: int, progress: bool, issues: Counter[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Predictions (COCO results) and ms/image per stage for one row."""
-    detector.set_enhancer(enhancer)
-    preds: list[dict[str, Any]] = []
-    decode_s = 0.0
-    n_images = 0
-    batches = [variant.records[i:i + batch_size] for i in range(0, len(variant.records), batch_size)]
-    for batch in tqdm(batches, desc=f"eval {variant.name}", unit="batch", disable=not progress, leave=False):
-        t0 = time.perf_counter()
-        images, kept = [], []
-        for rec in batch:
-            img = cv2.imread(str(rec.path), cv2.IMREAD_COLOR)
-            if img is None:
-                issues["undecodable_images"] += 1
-                logger.warning("%s: cannot decode image, skipped", rec.path)
-                continue
-            images.append(img)
-            kept.append(rec)
-        decode_s += time.perf_counter() - t0
-        n_images += len(images)
-        for rec, det in zip(kept, detector(images), strict=True):
-            labels, keep = class_map.apply(det.classes)
-            preds.extend(to_coco_predictions(rec.image_id, det.boxes_xyxy[keep], det.scores[keep], labels))
-    timing = detector.times.ms_per_image()
-    timing["decode"] = 1e3 * decode_s / max(n_images, 1)
-    timing["total"] = timing["decode"] + timing["enhance"] + timing["detect"]
-    return preds, {k: round(v, 2) for k, v in timing.items()}
+                cfg: EvalConfig, workdir: Path) -> tuple[list[dict[str, Any]], dict[str, float], float]:
+    """Predictions (COCO results), ms/image per stage and Ultralytics' own mAP50 for one row.
+
+    Runs Ultralytics' validator (its data loading, letterbox, multi-label NMS at ``cfg.conf``) with the
+    enhancer in ``preprocess``; the predictions are scored by our pycocotools code afterwards.
+    """
+    from lowlight_det.detection.ultralytics import EnhancedDetectionValidator
+
+    native = cfg.enhance_before_letterbox
+    if native:
+        detector.set_enhancer(enhancer)
+    data_yaml = _export_for_validator(variant, class_map, detector, workdir, enhancer if native else None)
+    sink: dict[str, Any] = {"predictions": [], "enhance_seconds": 0.0}
+    in_loop = create_enhancer("none") if native else enhancer
+    t0 = time.perf_counter()
+    metrics = detector.yolo.val(
+        validator=partial(EnhancedDetectionValidator, enhancer=in_loop, sink=sink), data=str(data_yaml),
+        split="val", imgsz=cfg.imgsz, batch=cfg.batch_size, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
+        device=str(detector.device), quantize=16 if detector.device.type == "cuda" else None, plots=False,
+        save_json=True, verbose=False, workers=cfg.workers, project=str(workdir / "ultralytics"),
+        name=variant.name, exist_ok=True)
+    wall = time.perf_counter() - t0
+    n = max(len(variant.records), 1)
+    preds = []
+    for p in sink["predictions"]:
+        labels, keep = class_map.apply(np.array([p["category_id"] - 1]))
+        if keep[0]:
+            x, y, w, h = p["bbox"]
+            preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
+                          "bbox": [x, y, w, h], "score": p["score"]})
+    speed = metrics.speed  # ms/image: preprocess (incl. enhancer), inference, loss, postprocess
+    enhance = 1e3 * sink["enhance_seconds"] / n
+    if native:
+        enhance = detector.times.ms_per_image()["enhance"]
+    detect = speed["preprocess"] + speed["inference"] + speed["postprocess"] - (0 if native else enhance)
+    load = max(1e3 * wall / n - sum(speed.values()), 0.0)
+    timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect}
+    return preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * float(metrics.box.map50), 3)
 
 
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,
                       class_map: ClassMap, *, detector_sha: str | None, resume: bool = False,
                       progress: bool = True) -> list[EnhancerResult]:
+    # progress: Ultralytics' validator draws its own bar unless quiet
     """Evaluate each row, writing ``predictions_<name>.json`` and ``results/<name>.json`` atomically as it goes.
 
     With ``resume``, rows whose result file has the same fingerprint are read back, not recomputed.
@@ -163,16 +194,15 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
                 results.append(EnhancerResult(**previous))
                 continue
             logger.info("resume: %s was evaluated with other settings; evaluating again", variant.name)
-        issues: Counter[str] = Counter()
-        preds, timing = run_variant(detector, variant, enhancer, class_map, batch_size=cfg.batch_size,
-                                    progress=progress, issues=issues)
+        preds, timing, ultra_map50 = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
+                                                 workdir=out / "work")
         write_json(out / f"predictions_{variant.name}.json", preds)
         metrics = coco_map(gt, preds)
         result = EnhancerResult(
             name=variant.name, enhancer=variant.enhancer, label=variant.label, weights=ident,
-            metrics=metrics.as_dict(), by_light=sliced_map50(gt, preds, "light"),
+            metrics={**metrics.as_dict(), "ultralytics_map50_secondary": ultra_map50}, by_light=sliced_map50(gt, preds, "light"),
             by_scene=sliced_map50(gt, preds, "scene"), timing_ms=timing, images=len(variant.records),
-            predictions=len(preds), fingerprint=fp, issues=dict(issues))
+            predictions=len(preds), fingerprint=fp)
         write_json(done, asdict(result))
         logger.info("%s: mAP50-95 %.2f mAP50 %.2f (%.0f ms/image)", variant.name, metrics.map50_95, metrics.map50,
                     timing["total"])
@@ -200,6 +230,9 @@ def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tupl
     detector = EnhancedDetector(cfg.weights, "none", device=device, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
                                 max_det=cfg.max_det, enhance_before_letterbox=cfg.enhance_before_letterbox,
                                 threads=cfg.threads)
+    threads = detector.threads
+    # Ultralytics' device selection drops torch to (cores - 1) threads: restore ours for every run
+    detector.yolo.add_callback("on_val_start", lambda _validator: torch.set_num_threads(threads))
     class_map = resolve_class_map(cfg.class_map, ds.class_names, detector.names, info.get("class_maps"))
     sha = sha256_file(cfg.weights) if Path(cfg.weights).is_file() else None
     return detector, class_map, device, sha

@@ -1,0 +1,151 @@
+"""The evaluator end to end with real Ultralytics models and real pycocotools."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lowlight_det.demo import make_scene
+from lowlight_det.eval.__main__ import main as eval_main
+from lowlight_det.eval.coco import coco_map
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_YOLO = REPO / "benchmarks" / "demo_yolo.yaml"
+
+
+@pytest.fixture
+def yolo_dataset(tmp_path: Path) -> Path:
+    """Six demo scenes (64 px) in YOLO format, one broken image and one malformed label line."""
+    root = tmp_path / "ds"
+    (root / "images" / "val").mkdir(parents=True)
+    (root / "labels" / "val").mkdir(parents=True)
+    for i in range(6):
+        img, labels = make_scene(5, i)
+        cv2.imwrite(str(root / "images" / "val" / f"{i}.jpg"), (cv2.resize(img, (64, 64)) * 0.3).astype(np.uint8))
+        lines = [f"{c} {(x1 + x2) / 640:.4f} {(y1 + y2) / 640:.4f} {(x2 - x1) / 320:.4f} {(y2 - y1) / 320:.4f}"
+                 for c, x1, y1, x2, y2 in labels]
+        (root / "labels" / "val" / f"{i}.txt").write_text("\n".join(lines) + ("\nnot a label\n" if i == 0 else "\n"))
+    (root / "images" / "val" / "broken.jpg").write_bytes(b"not an image")
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames: [disc, checker, triangle, ring]\n")
+    return root / "data.yaml"
+
+
+@pytest.mark.integration
+def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "eval"
+    args = ["--data", str(yolo_dataset), "--weights", str(TINY_YOLO), "--enhance", "gamma,clahe", "--imgsz", "64",
+            "--batch-size", "4", "--out", str(out), "--gallery", "2", "-q"]
+    assert eval_main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("row "))
+    assert [line.split()[0] for line in lines[header + 1:header + 4]] == ["none", "gamma", "clahe"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["results"]) == ["none", "gamma", "clahe"]
+    assert metrics["data_issues"] == {"unreadable_images": 1, "malformed_lines": 1}
+    none = metrics["results"]["none"]
+    assert set(none["metrics"]) >= {"map50_95", "map50", "ap_small", "ap_medium", "ap_large", "per_class_ap50"}
+    assert set(none["timing_ms"]) == {"decode", "enhance", "detect", "total"}
+    assert metrics["delta_vs_none"]["none"] == {"map50_95": 0.0, "map50": 0.0}
+    assert metrics["config"]["conf"] == 0.001 and metrics["config"]["iou"] == 0.7 and metrics["config"]["max_det"] == 300
+    assert {"torch", "ultralytics"} <= set(metrics["versions"])
+    assert metrics["detector_sha256"] == hashlib.sha256(TINY_YOLO.read_bytes()).hexdigest()
+    for name in ("none", "gamma", "clahe"):
+        preds = json.loads((out / f"predictions_{name}.json").read_text())
+        assert len(preds) == metrics["results"][name]["predictions"]
+        if preds:
+            assert set(preds[0]) == {"image_id", "category_id", "bbox", "score"}
+        assert (out / f"gallery_{name}.png").is_file()
+    assert "| none |" in (out / "report.md").read_text()
+    # resume: finished rows are read back, a changed setting is recomputed
+    stamp = (out / "results" / "gamma.json").stat().st_mtime_ns
+    assert eval_main([*args, "--resume"]) == 0
+    assert (out / "results" / "gamma.json").stat().st_mtime_ns == stamp
+    assert eval_main([*args[:-1], "--resume", "--conf", "0.01", "-q"]) == 0
+    assert (out / "results" / "gamma.json").stat().st_mtime_ns != stamp
+
+
+def test_missing_detector_is_a_clear_error(yolo_dataset: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = eval_main(["--data", str(yolo_dataset), "--weights", "yolo11n.pt", "--out", str(tmp_path), "-q"])
+    assert code == 2
+    assert "'yolo11n.pt' not found" in capsys.readouterr().err
+
+
+def test_unknown_enhancer_is_exit_2(yolo_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert eval_main(["--data", str(yolo_dataset), "--enhance", "magic", "--weights", str(TINY_YOLO), "-q"]) == 2
+    assert "unknown enhancer(s) magic" in capsys.readouterr().err
+
+
+def test_coco_map_hand_checked() -> None:
+    gt = {"images": [{"id": 1, "width": 100, "height": 100}, {"id": 2, "width": 100, "height": 100}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50], "area": 2500,
+                           "iscrowd": 0},
+                          {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 40, 40], "area": 1600,
+                           "iscrowd": 0}],
+          "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c"}]}
+    perfect = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50], "score": 0.9},
+               {"image_id": 2, "category_id": 2, "bbox": [0, 0, 40, 40], "score": 0.8}]
+    m = coco_map(gt, perfect)
+    assert m.map50 == pytest.approx(100) and m.map50_95 == pytest.approx(100)
+    assert m.per_class_ap50 == {"a": 100.0, "b": 100.0, "c": None}
+    half = coco_map(gt, perfect[:1])
+    assert half.map50 == pytest.approx(50) and half.per_class_ap50["b"] == 0.0
+    assert coco_map(gt, []).map50 == 0.0
+    # a box at IoU 0.6 counts at 0.5 but not at 0.75
+    shifted = [{"image_id": 1, "category_id": 1, "bbox": [22, 10, 50, 50], "score": 0.9}]
+    assert coco_map(gt, shifted, image_ids=[1]).map50 == pytest.approx(100)
+    assert coco_map(gt, shifted, image_ids=[1]).map50_95 < 60
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_map50_agrees_with_ultralytics_val_on_real_exdark(shared_dir: Path, tmp_path: Path) -> None:
+    """Independent cross-check: our pycocotools mAP50 vs Ultralytics' model.val() on real ExDark images."""
+    from ultralytics import YOLO
+
+    from lowlight_det.data.detection import export_yolo
+    from lowlight_det.data.exdark import load_exdark
+    from lowlight_det.eval.api import evaluate
+    from lowlight_det.eval.runner import EvalConfig
+
+    weights = shared_dir / "models" / "yolo11n-coco.pt"
+    ds = load_exdark(shared_dir / "data" / "exdark-mini", "test").subset(80)
+    coco_ids = {0: 1, 1: 8, 2: 39, 3: 5, 4: 2, 5: 15, 6: 56, 7: 41, 8: 16, 9: 3, 10: 0, 11: 60}
+    names = list(YOLO(str(weights)).names.values())
+    data_yaml = export_yolo(ds, tmp_path / "yolo", label_ids=coco_ids, names=names)
+    ours = evaluate(EvalConfig(data=str(data_yaml), split="val", weights=str(weights), enhance=("none",), imgsz=320,
+                               device="cpu", batch_size=8, out=str(tmp_path / "ours"), plots=False, threads=os.cpu_count()),
+                    progress=False)
+    theirs = YOLO(str(weights)).val(data=str(data_yaml), imgsz=320, batch=8, conf=0.001, iou=0.7, device="cpu",
+                                    plots=False, verbose=False)
+    ours_map50 = ours.results[0].metrics["map50"]
+    assert abs(ours_map50 - 100 * theirs.box.map50) <= 1.0, (ours_map50, 100 * theirs.box.map50)
+
+
+@pytest.mark.integration
+def test_enhanced_validator_plugs_into_model_val(yolo_dataset: Path) -> None:
+    from ultralytics import YOLO
+
+    from lowlight_det import create_enhancer
+    from lowlight_det.detection.ultralytics import EnhancedDetectionValidator
+
+    seen = []
+
+    class Spy(EnhancedDetectionValidator):
+        def preprocess(self, batch):  # noqa: ANN001, ANN202
+            raw = batch["img"].float().mean().item()
+            out = super().preprocess(batch)
+            seen.append((raw / 255, out["img"].float().mean().item()))
+            return out
+
+    YOLO(str(TINY_YOLO)).val(validator=partial(Spy, enhancer=create_enhancer("gamma", gamma=0.5)),
+                             data=str(yolo_dataset), imgsz=64, batch=4, plots=False, verbose=False, device="cpu")
+    assert seen and all(after > before for before, after in seen)
