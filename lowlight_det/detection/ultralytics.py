@@ -17,7 +17,7 @@ from torch import nn
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from ultralytics import YOLO  # noqa: E402
-from ultralytics.models.yolo.detect import DetectionPredictor, DetectionValidator  # noqa: E402
+from ultralytics.models.yolo.detect import DetectionPredictor, DetectionTrainer, DetectionValidator  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,11 @@ def _sync(device: torch.device) -> None:
 
 
 def apply_enhancer(enhancer: nn.Module, img: torch.Tensor) -> torch.Tensor:
-    """Run ``enhancer`` on a detector input batch (B,3,H,W) in [0,1], keeping its dtype and device."""
-    with torch.inference_mode():
+    """Run ``enhancer`` on a detector input batch (B,3,H,W) in [0,1], keeping its dtype and device.
+
+    ``no_grad`` rather than ``inference_mode``: the result may feed a detector that is being trained.
+    """
+    with torch.no_grad():
         return enhancer.to(img.device)(img.float()).clamp(0, 1).to(img.dtype)
 
 
@@ -86,6 +89,28 @@ class EnhancedDetectionValidator(DetectionValidator):
             return super().eval_json(stats)
         self.sink["predictions"] = list(self.jdict)  # our metric code evaluates them (pycocotools)
         return stats
+
+
+class EnhancedDetectionTrainer(DetectionTrainer):
+    """Train a detector on enhanced images: the frozen enhancer runs after Ultralytics' augmentation.
+
+    Use as ``YOLO(cfg).train(trainer=partial(EnhancedDetectionTrainer, enhancer=e), data=...)``; its
+    validation also sees enhanced images.
+    """
+
+    def __init__(self, *args: Any, enhancer: nn.Module, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enhancer = enhancer.eval().requires_grad_(False)
+
+    def preprocess_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        batch = super().preprocess_batch(batch)
+        batch["img"] = apply_enhancer(self.enhancer, batch["img"])
+        return batch
+
+    def get_validator(self) -> DetectionValidator:
+        base = super().get_validator()
+        return EnhancedDetectionValidator(base.dataloader, save_dir=base.save_dir, args=base.args,
+                                          _callbacks=base.callbacks, enhancer=self.enhancer)
 
 
 def build_detector(weights: str | Path) -> YOLO:
