@@ -157,7 +157,7 @@ class ZeroDCEPP(_CurveEnhancer):
         size = img.shape[-2:]
         low = img
         if self.scale_factor != 1:
-            low_size = (max(1, round(size[0] / self.scale_factor)), max(1, round(size[1] / self.scale_factor)))
+            low_size = (_low_res(size[0], self.scale_factor), _low_res(size[1], self.scale_factor))
             low = F.interpolate(img, size=low_size, mode="bilinear", align_corners=False)
         f1 = F.relu(self.conv1(low))
         f2 = F.relu(self.conv2(f1))
@@ -169,6 +169,14 @@ class ZeroDCEPP(_CurveEnhancer):
         if curves.shape[-2:] != size:
             curves = F.interpolate(curves, size=size, mode="bilinear", align_corners=True)
         return curves
+
+
+def _low_res(n: int | Tensor, scale: float) -> int | Tensor:
+    """``n / scale`` rounded half up, at least 1; also works on traced sizes (ONNX export with dynamic axes)."""
+    q = (n * 2 + scale) // (2 * scale)
+    if isinstance(q, Tensor):
+        return q.to(torch.int64).clamp(min=1)
+    return max(1, int(q))
 
 
 def _init_weights(model: nn.Module) -> None:
