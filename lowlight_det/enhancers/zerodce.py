@@ -35,6 +35,17 @@ class _CurveEnhancer(nn.Module):
     def estimate_curves(self, img: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _dce_net(self, x: Tensor) -> Tensor:
+        """DCE-Net: 7 convolutions with symmetric skip concatenations conv5(f3,f4), conv6(f2,f5),
+        conv7(f1,f6), ReLU inside and tanh on the α maps."""
+        f1 = F.relu(self.conv1(x))
+        f2 = F.relu(self.conv2(f1))
+        f3 = F.relu(self.conv3(f2))
+        f4 = F.relu(self.conv4(f3))
+        f5 = F.relu(self.conv5(torch.cat([f3, f4], 1)))
+        f6 = F.relu(self.conv6(torch.cat([f2, f5], 1)))
+        return torch.tanh(self.conv7(torch.cat([f1, f6], 1)))
+
     def _param_dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
@@ -96,13 +107,7 @@ class ZeroDCE(_CurveEnhancer):
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
-        f1 = F.relu(self.conv1(img))
-        f2 = F.relu(self.conv2(f1))
-        f3 = F.relu(self.conv3(f2))
-        f4 = F.relu(self.conv4(f3))
-        f5 = F.relu(self.conv5(torch.cat([f3, f4], 1)))
-        f6 = F.relu(self.conv6(torch.cat([f2, f5], 1)))
-        return torch.tanh(self.conv7(torch.cat([f1, f6], 1)))
+        return self._dce_net(img)
 
 
 class SeparableConv(nn.Module):
@@ -159,13 +164,7 @@ class ZeroDCEPP(_CurveEnhancer):
         if self.scale_factor != 1:
             low_size = (_low_res(size[0], self.scale_factor), _low_res(size[1], self.scale_factor))
             low = F.interpolate(img, size=low_size, mode="bilinear", align_corners=False)
-        f1 = F.relu(self.conv1(low))
-        f2 = F.relu(self.conv2(f1))
-        f3 = F.relu(self.conv3(f2))
-        f4 = F.relu(self.conv4(f3))
-        f5 = F.relu(self.conv5(torch.cat([f3, f4], 1)))
-        f6 = F.relu(self.conv6(torch.cat([f2, f5], 1)))
-        curves = torch.tanh(self.conv7(torch.cat([f1, f6], 1)))
+        curves = self._dce_net(low)
         if curves.shape[-2:] != size:
             curves = F.interpolate(curves, size=size, mode="bilinear", align_corners=True)
         return curves
