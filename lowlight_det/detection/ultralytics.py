@@ -116,7 +116,8 @@ class EnhancedDetectionTrainer(DetectionTrainer):
 def build_detector(weights: str | Path) -> YOLO:
     """A YOLO model from a local ``.pt`` file or a model ``.yaml`` (random init).
 
-    Offline by design: a name that is not a local file is a clear error, never a download attempt.
+    An Ultralytics model name (``yolo11n.pt``) is looked up in Ultralytics' weights folder. Offline by
+    design: a name that is not on disk is a clear error, never a download attempt.
 
     Raises:
         FileNotFoundError: the weights file does not exist.
@@ -124,8 +125,14 @@ def build_detector(weights: str | Path) -> YOLO:
     path = Path(weights)
     if path.suffix in (".yaml", ".yml") and not path.exists():
         return YOLO(str(path))  # Ultralytics' bundled model configs, e.g. yolov8n.yaml
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"detector weights {str(weights)!r} not found. lowlight_det runs offline and does not download "
-            "models: pass the path of a local file (e.g. --weights path/to/yolo11n.pt) or a model .yaml")
-    return YOLO(str(path))
+    if path.is_file():
+        return YOLO(str(path))
+    from ultralytics.utils import SETTINGS
+
+    cached = Path(SETTINGS.get("weights_dir", "weights")) / path.name  # an Ultralytics model name already on disk
+    if cached.is_file():
+        return YOLO(str(cached))
+    raise FileNotFoundError(
+        f"detector weights {str(weights)!r} not found (looked at {path.resolve()} and {cached}). lowlight_det runs "
+        "offline and does not download models: pass the path of a local file (e.g. --weights path/to/yolo11n.pt) "
+        "or a model .yaml")

@@ -34,3 +34,34 @@ class Enhance(A.ImageOnlyTransform):
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("enhancer", "weights")
+
+
+class Darken(A.ImageOnlyTransform):
+    """Physically based low-light synthesis (see ``lowlight_det.data.synthesis``) on HWC uint8 RGB images.
+
+    Each call draws its parameters from the transform's own random generator, so ``A.Compose(..., seed=N)``
+    makes a pipeline reproducible.
+
+    Args:
+        darkness, gamma, shot_noise: (min, max) sampling ranges (defaults: ``DarkenRanges``).
+        p: probability.
+    """
+
+    def __init__(self, darkness: tuple[float, float] = (0.01, 0.4), gamma: tuple[float, float] = (2.0, 3.5),
+                 shot_noise: tuple[float, float] = (1e-4, 0.012), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.darkness = tuple(darkness)
+        self.gamma = tuple(gamma)
+        self.shot_noise = tuple(shot_noise)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"seed": int(self.random_generator.integers(0, 2**31 - 1))}
+
+    def apply(self, img: np.ndarray, seed: int = 0, **params: Any) -> np.ndarray:
+        from lowlight_det.data.synthesis import DarkenRanges, darken_array
+
+        ranges = DarkenRanges(darkness=self.darkness, gamma=self.gamma, shot_noise=self.shot_noise)
+        return darken_array(img, seed=seed, ranges=ranges)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("darkness", "gamma", "shot_noise")

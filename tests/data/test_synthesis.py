@@ -59,3 +59,23 @@ def test_darken_cli_copies_labels_and_writes_data_yaml(tmp_path: Path) -> None:
     assert len(ds.records) == 2 and ds.class_names == ["thing"]
     assert (out / "labels/train/0.txt").read_text() == "0 0.5 0.5 0.2 0.2\n"
     assert cv2.imread(str(out / "images/val/0.png")).mean() < 180
+
+
+def test_albumentations_darken_is_seeded_and_keeps_boxes() -> None:
+    import albumentations as A
+
+    from lowlight_det.transforms.albumentations import Darken
+
+    img = np.full((24, 32, 3), 170, np.uint8)
+    make = lambda: A.Compose([Darken()], seed=7)  # noqa: E731
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Got processor for bboxes")
+        a = make()(image=img)["image"]
+        b = make()(image=img)["image"]
+        boxed = A.Compose([Darken()], bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]), seed=1)
+        res = boxed(image=img, bboxes=[[1, 2, 10, 12]], labels=[0])
+    assert np.array_equal(a, b) and a.mean() < img.mean() and a.dtype == np.uint8
+    assert np.allclose(res["bboxes"], [[1, 2, 10, 12]])
+    assert A.from_dict(A.to_dict(make())).transforms[0].darkness == (0.01, 0.4)

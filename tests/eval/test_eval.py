@@ -106,7 +106,6 @@ def test_coco_map_hand_checked() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.slow
 def test_map50_agrees_with_ultralytics_val_on_real_exdark(shared_dir: Path, tmp_path: Path) -> None:
     """Independent cross-check: our pycocotools mAP50 vs Ultralytics' model.val() on real ExDark images."""
     from ultralytics import YOLO
