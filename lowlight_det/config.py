@@ -96,3 +96,35 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Mapping
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain-dict view of a config (for YAML, JSON and checkpoint metadata)."""
     return dataclasses.asdict(cfg)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Detection-aware fine-tuning of an enhancer through a frozen detector."""
+
+    detector: str = ""              # local YOLO .pt (frozen)
+    data: str = "exdark"
+    data_root: str | None = None
+    split: str = "train"
+    val_split: str | None = "val"   # None: hold out val_fraction of the training split
+    val_fraction: float = 0.2
+    enhancer: str = "zerodce"
+    init_weights: str | None = "default"
+    epochs: int = 10
+    batch_size: int = 8
+    imgsz: int = 640
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.1
+    w_det: float = 1.0
+    w_ref: float = 1.0
+    class_map: str = "auto"
+    patience: int = 3
+    limit: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True                # CUDA only
+    workers: int = 0
+    threads: int | None = None
+    out: str = "runs/finetune"
+    loss: ZeroReferenceWeights = field(default_factory=ZeroReferenceWeights)

@@ -113,6 +113,28 @@ class EnhancedDetectionTrainer(DetectionTrainer):
                                           _callbacks=base.callbacks, enhancer=self.enhancer)
 
 
+def letterboxed_dataset(data_yaml: str | Path, *, split: str = "train", imgsz: int = 640) -> Any:
+    """Ultralytics' YOLO dataset for ``split`` without augmentation: letterboxed to ``imgsz`` (square),
+    items with ``img`` (3,H,W) uint8 RGB, ``cls``, ``bboxes`` (normalised xywh); use its ``collate_fn``."""
+    from ultralytics.cfg import get_cfg
+    from ultralytics.data import build_yolo_dataset
+    from ultralytics.data.utils import check_det_dataset
+
+    data = check_det_dataset(str(data_yaml), autodownload=False)
+    cfg = get_cfg(overrides={"imgsz": imgsz, "rect": False, "task": "detect", "mode": "val"})
+    return build_yolo_dataset(cfg, data[split], batch=1, data=data, mode="val", rect=False, fraction=1.0)
+
+
+def detector_module(yolo: YOLO, **loss_overrides: float) -> nn.Module:
+    """The ``DetectionModel`` inside ``yolo`` with loss hyper-parameters set (Ultralytics defaults)."""
+    from ultralytics.cfg import get_cfg
+
+    model = yolo.model
+    model.args = get_cfg(overrides=loss_overrides or None)
+    model.criterion = None  # rebuilt lazily with these hyper-parameters
+    return model
+
+
 def build_detector(weights: str | Path) -> YOLO:
     """A YOLO model from a local ``.pt`` file or a model ``.yaml`` (random init).
 

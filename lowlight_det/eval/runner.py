@@ -107,15 +107,19 @@ def device_name(device: torch.device, threads: int) -> str:
     return f"CPU {platform.processor() or platform.machine()} ({threads} threads)"
 
 
+def export_for_detector(records: list[ImageRecord], class_map: ClassMap, detector_names: dict[int, str],
+                        out_dir: Path, *, image_writer: Any = None) -> Path:
+    """Records as a YOLO dataset in *detector* class ids (what Ultralytics' loaders read); returns data.yaml."""
+    ds_to_det = {ds: det for det, ds in class_map.det_to_ds.items()}
+    names = [detector_names[i] for i in range(len(detector_names))]
+    return export_yolo(DetectionDataset(out_dir.name, [], records), out_dir, label_ids=ds_to_det, names=names,
+                       image_writer=image_writer)
+
+
 def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, workdir: Path,
                           enhancer: torch.nn.Module | None) -> Path:
-    """The variant's images as a YOLO dataset in detector class ids (what Ultralytics' validator reads).
-
-    With ``enhancer`` (enhance-before-letterbox mode) the images are enhanced at native resolution.
-    """
-    ds_to_det = {ds: det for det, ds in class_map.det_to_ds.items()}
-    names = [detector.names[i] for i in range(len(detector.names))]
-    ds = DetectionDataset(variant.name, [], variant.records)
+    """The variant's images for Ultralytics' validator; with ``enhancer`` (enhance-before-letterbox mode)
+    the images are enhanced at native resolution first."""
     writer = None
     if enhancer is not None:
         def writer(rec: ImageRecord, stem: Path) -> Path:
@@ -124,7 +128,8 @@ def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, 
             if bgr is not None:
                 cv2.imwrite(str(out), detector.enhance_for_display(bgr))
             return out
-    return export_yolo(ds, workdir / f"{variant.name}_data", label_ids=ds_to_det, names=names, image_writer=writer)
+    return export_for_detector(variant.records, class_map, detector.names, workdir / f"{variant.name}_data",
+                               image_writer=writer)
 
 
 def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,

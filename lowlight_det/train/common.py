@@ -37,7 +37,12 @@ def init_distributed(device: torch.device) -> DistInfo:
     if world <= 1:
         return DistInfo()
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank = int(os.environ["RANK"])
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
+        # Ultralytics reads RANK/LOCAL_RANK at import and then assumes its own CUDA DDP trainer (its validator
+        # asks for the current CUDA device): our processes run Ultralytics as single-process code.
+        os.environ.pop("RANK", None)
+        os.environ.pop("LOCAL_RANK", None)
     return DistInfo(dist.get_rank(), dist.get_world_size())
 
 

@@ -43,7 +43,7 @@ class TrainResult:
     checkpoint: Path | None
 
 
-class _WithCurves(nn.Module):
+class WithCurves(nn.Module):
     """``forward`` returns ``model.forward_curves(img)`` (image, curves, half-way image)."""
 
     def __init__(self, model: nn.Module) -> None:
@@ -65,7 +65,7 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return model
 
 
-def _arch_kwargs(model: nn.Module) -> dict[str, Any]:
+def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
     return {k: getattr(model, k) for k in ("n_iter",) if hasattr(model, k)} | {
         "width": model.conv1.pointwise.out_channels if hasattr(model.conv1, "pointwise")
         else model.conv1.out_channels}
@@ -112,7 +112,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                         pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0)
     # DDP syncs gradients through forward(), so wrap the call that also returns the curves
-    net: nn.Module = _WithCurves(model)
+    net: nn.Module = WithCurves(model)
     if dist_info.world_size > 1:
         net = DistributedDataParallel(net)
 
@@ -155,7 +155,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
                     " ".join(f"{k}={row[k]:.5f}" for k in TERMS))
         if dist_info.is_main:
             meta = {**meta_base, "epoch": epoch + 1, "loss": {k: row[k] for k in TERMS}}
-            ckpt = make_checkpoint(model, arch=cfg.enhancer, arch_kwargs=_arch_kwargs(model), meta=meta,
+            ckpt = make_checkpoint(model, arch=cfg.enhancer, arch_kwargs=arch_kwargs_of(model), meta=meta,
                                    optimizer=optimizer.state_dict(), epoch=epoch, history=history)
             checkpoint = atomic_save(ckpt, out / "last.pt")
             write_csv_log(out / "log.csv", history)

@@ -1,0 +1,33 @@
+"""Detection loss of a frozen detector, as a function of the (enhanced) input image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Eval mode and no gradients for ``model``'s weights (gradients still reach its input)."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def detection_loss(detector: nn.Module, img: Tensor, targets: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """The detector's own training loss on ``img``, differentiable w.r.t. ``img``.
+
+    Args:
+        detector: a model exposing ``loss(batch)`` in the Ultralytics convention (``DetectionModel``),
+            frozen with :func:`freeze`.
+        img: (B, 3, H, W) RGB in [0, 1], the letterboxed detector input.
+        targets: ``batch_idx`` (N,), ``cls`` (N, 1), ``bboxes`` (N, 4) normalised xywh.
+
+    Returns:
+        (loss per image, detached loss items (box, cls, dfl)).
+    """
+    batch: dict[str, Any] = {"img": img, **targets}
+    loss, items = detector.loss(batch)
+    return loss.sum() / img.shape[0], items.detach() if isinstance(items, Tensor) else torch.as_tensor(0.0)

@@ -1,0 +1,107 @@
+"""Detection-aware fine-tuning through a frozen real Ultralytics detector (tiny sizes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from lowlight_det import create_enhancer
+from lowlight_det.demo import make_scene
+from lowlight_det.enhancers import ZeroDCE
+from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
+from lowlight_det.finetune import main as finetune_main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, Path]:
+    from ultralytics import YOLO
+
+    root = tmp_path / "ds"
+    (root / "images" / "train").mkdir(parents=True)
+    (root / "labels" / "train").mkdir(parents=True)
+    for i in range(10):
+        img, labels = make_scene(11, i)
+        cv2.imwrite(str(root / "images" / "train" / f"{i}.png"), (cv2.resize(img, (96, 96)) * 0.25).astype(np.uint8))
+        (root / "labels" / "train" / f"{i}.txt").write_text("".join(
+            f"{c} {(a + b) / 640:.4f} {(d + e) / 640:.4f} {(b - a) / 320:.4f} {(e - d) / 320:.4f}\n"
+            for c, a, d, b, e in labels))
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/train\n"
+                                    "names: ['0', '1', '2', '3']\n")
+    torch.manual_seed(0)
+    detector = tmp_path / "det.pt"
+    YOLO(str(REPO / "benchmarks" / "demo_yolo.yaml")).save(str(detector))
+    init = atomic_save(make_checkpoint(ZeroDCE(), arch="zerodce", arch_kwargs={}, meta={}), tmp_path / "init.pt")
+    return {"data": root / "data.yaml", "detector": detector, "init": init}
+
+
+def _args(s: dict[str, Path], out: Path, epochs: int) -> list[str]:
+    return ["--detector", str(s["detector"]), "--data", str(s["data"]), "--val-split", "none", "--val-fraction",
+            "0.3", "--imgsz", "64", "--batch-size", "4", "--epochs", str(epochs), "--init-weights", str(s["init"]),
+            "--lr", "1e-3", "--out", str(out), "--device", "cpu", "-q"]
+
+
+@pytest.mark.integration
+def test_finetune_trains_enhancer_only_keeps_best_and_resumes_exactly(setup: dict[str, Path], tmp_path: Path) -> None:
+    det_before = (setup["detector"]).read_bytes()
+    assert finetune_main(_args(setup, tmp_path / "full", 2)) == 0
+    full = read_checkpoint(tmp_path / "full" / "last.pt")
+    assert [r["epoch"] for r in full["history"]] == [1, 2]
+    assert {"det", "ref", "val_map50", "val_map50_95"} <= set(full["history"][0])
+    assert full["meta"]["dataset"]["val_images"] == 3 and full["meta"]["dataset"]["train_images"] == 7
+    assert setup["detector"].read_bytes() == det_before
+    init = read_checkpoint(setup["init"])["state_dict"]
+    assert any(not torch.equal(init[k], v) for k, v in full["state_dict"].items())  # the enhancer learned
+    best = create_enhancer("zerodce", weights=tmp_path / "full" / "best.pt")  # loads like any enhancer
+    assert read_checkpoint(tmp_path / "full" / "best.pt")["meta"]["tuned_for"].startswith("detection")
+    assert best is not None
+    # resume: 1 epoch, then continue to 2 -> same weights as 2 straight epochs
+    assert finetune_main(_args(setup, tmp_path / "part", 1)) == 0
+    assert finetune_main([*_args(setup, tmp_path / "part", 2), "--resume", str(tmp_path / "part" / "last.pt")]) == 0
+    part = read_checkpoint(tmp_path / "part" / "last.pt")
+    assert all(torch.equal(full["state_dict"][k], part["state_dict"][k]) for k in full["state_dict"])
+
+
+def test_finetune_needs_a_detector(capsys: pytest.CaptureFixture[str]) -> None:
+    assert finetune_main(["--data", "x", "-q"]) == 2
+    assert "--detector is required" in capsys.readouterr().err
+
+
+_DDP_DRIVER = """
+import sys, torch, torch.distributed as dist
+from lowlight_det.config import FinetuneConfig, load_config
+from lowlight_det.train.detection_aware import finetune
+torch.manual_seed(0)
+torch.set_num_threads(1)
+cfg = load_config(FinetuneConfig, overrides=dict(detector=sys.argv[1], data=sys.argv[2], init_weights=sys.argv[3],
+                  out=sys.argv[4], imgsz=64, batch_size=2, epochs=1, lr=1e-3, device="cpu", threads=1))
+cfg = cfg.__class__(**{**cfg.__dict__, "val_split": None, "val_fraction": 0.3})
+result = finetune(cfg, progress=False)
+torch.save(result.model.state_dict(), f"{sys.argv[4]}/rank{dist.get_rank()}.pt")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.integration
+def test_finetune_ddp_two_cpu_processes(setup: dict[str, Path], tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DDP_DRIVER)
+    out = tmp_path / "ddp"
+    out.mkdir()
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    str(driver), str(setup["detector"]), str(setup["data"]), str(setup["init"]), str(out)],
+                   check=True, timeout=600, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    a = torch.load(out / "rank0.pt", weights_only=True)
+    b = torch.load(out / "rank1.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    init = read_checkpoint(setup["init"])["state_dict"]
+    assert any(not torch.equal(init[k], a[k]) for k in a)
