@@ -15,6 +15,9 @@ import torch
 from torch import nn
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# Ultralytics' own console output and progress bars are off unless asked for (lowlight_det draws its own);
+# this only takes effect when lowlight_det imports Ultralytics first.
+os.environ.setdefault("YOLO_VERBOSE", "False")
 
 from ultralytics import YOLO  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionPredictor, DetectionTrainer, DetectionValidator  # noqa: E402
@@ -64,7 +67,8 @@ class EnhancedDetectionValidator(DetectionValidator):
         enhancer: runs on each letterboxed batch after Ultralytics' own preprocessing.
         sink: optional dict that receives ``predictions`` (COCO results in original-image pixels,
             ``category_id`` = detector class + 1; needs ``save_json=True``) and ``enhance_seconds``,
-            instead of Ultralytics' own COCO-json evaluation.
+            instead of Ultralytics' own COCO-json evaluation; an ``on_batch`` callable in it is called
+            once per batch (progress bars).
     """
 
     def __init__(self, *args: Any, enhancer: nn.Module, sink: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -82,6 +86,8 @@ class EnhancedDetectionValidator(DetectionValidator):
         self.enhance_seconds += time.perf_counter() - t0
         if self.sink is not None:
             self.sink["enhance_seconds"] = self.enhance_seconds
+            if "on_batch" in self.sink:
+                self.sink["on_batch"]()
         return batch
 
     def eval_json(self, stats: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from lowlight_det.cli import resolve_device
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
@@ -133,7 +134,7 @@ def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, 
 
 
 def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
-                cfg: EvalConfig, workdir: Path) -> tuple[list[dict[str, Any]], dict[str, float], float]:
+                cfg: EvalConfig, workdir: Path, progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, float], float]:
     """Predictions (COCO results), ms/image per stage and Ultralytics' own mAP50 for one row.
 
     Runs Ultralytics' validator (its data loading, letterbox, multi-label NMS at ``cfg.conf``) with the
@@ -145,7 +146,9 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     if native:
         detector.set_enhancer(enhancer)
     data_yaml = _export_for_validator(variant, class_map, detector, workdir, enhancer if native else None)
-    sink: dict[str, Any] = {"predictions": [], "enhance_seconds": 0.0}
+    n_batches = -(-len(variant.records) // cfg.batch_size)
+    bar = tqdm(total=n_batches, desc=f"eval {variant.name}", unit="batch", disable=not progress, leave=False)
+    sink: dict[str, Any] = {"predictions": [], "enhance_seconds": 0.0, "on_batch": lambda: bar.update(1)}
     in_loop = create_enhancer("none") if native else enhancer
     t0 = time.perf_counter()
     metrics = detector.yolo.val(
@@ -155,6 +158,7 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
         save_json=True, verbose=False, workers=cfg.workers, project=str(workdir / "ultralytics"),
         name=variant.name, exist_ok=True)
     wall = time.perf_counter() - t0
+    bar.close()
     n = max(len(variant.records), 1)
     preds = []
     for p in sink["predictions"]:
@@ -176,7 +180,6 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,
                       class_map: ClassMap, *, detector_sha: str | None, resume: bool = False,
                       progress: bool = True) -> list[EnhancerResult]:
-    # progress: Ultralytics' validator draws its own bar unless quiet
     """Evaluate each row, writing ``predictions_<name>.json`` and ``results/<name>.json`` atomically as it goes.
 
     With ``resume``, rows whose result file has the same fingerprint are read back, not recomputed.
@@ -200,7 +203,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
                 continue
             logger.info("resume: %s was evaluated with other settings; evaluating again", variant.name)
         preds, timing, ultra_map50 = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
-                                                 workdir=out / "work")
+                                                 workdir=out / "work", progress=progress)
         write_json(out / f"predictions_{variant.name}.json", preds)
         metrics = coco_map(gt, preds)
         result = EnhancerResult(
