@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -138,8 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(tolerance {check.tolerance:.0e}) {status}")
     return 0 if check.ok else 1
 
-
-__all__ = ["ExportCheck", "export_onnx", "export_torchscript", "main", "np", "verify"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

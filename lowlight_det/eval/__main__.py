@@ -10,7 +10,6 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -92,8 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {Path(cfg.out) / 'metrics.json'} and report.md ({time.perf_counter() - t0:.0f} s)")
     return 0
 
-
-__all__ = ["EvalConfig", "asdict", "build_parser", "main", "replace"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

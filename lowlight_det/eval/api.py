@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from lowlight_det.data.detection import DetectionDataset
 from lowlight_det.data.loaders import load_detection_dataset
@@ -120,5 +119,3 @@ def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[Enhan
             paths.append(str(save_gallery(out / f"gallery_{name}.png", rows)))
     return paths
 
-
-__all__ = ["EvalSummary", "evaluate", "np"]
