@@ -54,7 +54,7 @@ def main() -> None:
         old.unlink()
     dst = WEIGHTS_DIR / f"demo-yolo-{digest[:8]}.pt"
     shutil.copyfile(best, dst)
-    meta = {"file": dst.name, "sha256": digest, "model": args.model, "classes": CLASSES, "epochs": args.epochs,
+    meta = {"file": dst.name, "sha256": digest, "model": os.path.relpath(args.model), "classes": CLASSES, "epochs": args.epochs,
             "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed, "train_minutes_cpu": round(minutes, 1),
             "trained_on": "demo scenes, split train (600 well-lit images)",
             "well_lit_val_ultralytics": {"map50": round(100 * metrics.box.map50, 2),
