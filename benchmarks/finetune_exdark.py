@@ -52,7 +52,7 @@ def main() -> None:
                                              epochs=args.epochs, imgsz=args.imgsz, batch_size=args.batch_size,
                                              seed=seed, device=args.device, out=str(run)), progress=True)
             ev = evaluate(EvalConfig(data=test, split="test", weights=detector, imgsz=args.imgsz, device=args.device,
-                                     enhance=("none", name), enhancer_weights=str(result.best),
+                                     enhance=(name,), enhancer_weights=str(result.best),
                                      batch_size=args.batch_size, out=str(run / "test"), plots=False))
             m = ev.results[-1].metrics
             rows.setdefault(f"{name} (detection-tuned)", []).append({"map50": m["map50"], "map50_95": m["map50_95"]})
