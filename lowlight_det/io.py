@@ -126,7 +126,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically."""
     path = Path(path)
-    return _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    return _atomic(path, write)
 
 
 def find_files(paths: Iterable[str | Path], extensions: frozenset[str]) -> list[Path]:

@@ -66,8 +66,9 @@ def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_ite
                scale_factor: float = 12) -> ZeroDCEPP:
     """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` as for zerodce."""
     model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter})
+    assert isinstance(model, ZeroDCEPP)
     model.scale_factor = scale_factor  # an inference-time choice, not part of the weights
-    return model  # type: ignore[return-value]
+    return model
 
 
 def _no_weights(name: str, weights: str | Path | None) -> None:

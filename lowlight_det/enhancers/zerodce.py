@@ -30,7 +30,15 @@ class _CurveEnhancer(nn.Module):
 
     differentiable = True
     n_iter: int
+    width: int
     shared_curve: bool
+    conv1: nn.Module
+    conv2: nn.Module
+    conv3: nn.Module
+    conv4: nn.Module
+    conv5: nn.Module
+    conv6: nn.Module
+    conv7: nn.Module
 
     def estimate_curves(self, img: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -96,6 +104,7 @@ class ZeroDCE(_CurveEnhancer):
     def __init__(self, *, width: int = 32, n_iter: int = 8) -> None:
         super().__init__()
         self.n_iter = n_iter
+        self.width = width
         self.conv1 = nn.Conv2d(3, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
         self.conv3 = nn.Conv2d(width, width, 3, padding=1)
@@ -147,6 +156,7 @@ class ZeroDCEPP(_CurveEnhancer):
         if scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
         self.n_iter = n_iter
+        self.width = width
         self.scale_factor = scale_factor
         self.conv1 = SeparableConv(3, width)
         self.conv2 = SeparableConv(width, width)

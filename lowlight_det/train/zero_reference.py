@@ -66,9 +66,8 @@ def build_model(cfg: TrainConfig) -> nn.Module:
 
 
 def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
-    return {k: getattr(model, k) for k in ("n_iter",) if hasattr(model, k)} | {
-        "width": model.conv1.pointwise.out_channels if hasattr(model.conv1, "pointwise")
-        else model.conv1.out_channels}
+    """The architecture options a checkpoint of ``model`` needs (width, iterations)."""
+    return {"width": model.width, "n_iter": model.n_iter}
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool = True) -> TrainResult:

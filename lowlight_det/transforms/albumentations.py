@@ -50,9 +50,9 @@ class Darken(A.ImageOnlyTransform):
     def __init__(self, darkness: tuple[float, float] = (0.01, 0.4), gamma: tuple[float, float] = (2.0, 3.5),
                  shot_noise: tuple[float, float] = (1e-4, 0.012), p: float = 1.0) -> None:
         super().__init__(p=p)
-        self.darkness = tuple(darkness)
-        self.gamma = tuple(gamma)
-        self.shot_noise = tuple(shot_noise)
+        self.darkness = (float(darkness[0]), float(darkness[1]))
+        self.gamma = (float(gamma[0]), float(gamma[1]))
+        self.shot_noise = (float(shot_noise[0]), float(shot_noise[1]))
 
     def get_params(self) -> dict[str, Any]:
         return {"seed": int(self.random_generator.integers(0, 2**31 - 1))}
