@@ -1,6 +1,20 @@
-"""Weights trained by lowlight_det itself and shipped in ``lowlight_det/weights/``."""
+"""Weights trained by lowlight_det itself and shipped in ``lowlight_det/weights/`` (MIT, like the code).
+
+Made by ``benchmarks/train_shipped_weights.sh``: zero-reference training with ``python -m lowlight_det.train``
+on SICE Part 1 (2,002 images), paper recipe except the training resolution (128x128 instead of 256x256, a
+4x cheaper CPU budget). Each file's ``meta`` holds the resolved config, versions, git commit and losses.
+"""
 
 from __future__ import annotations
 
+from lowlight_det.enhancers.weights import WeightsSpec, register_weights
 
-# Filled in by benchmarks/train_shipped_weights.sh once the weights are trained.
+_LICENSE = "MIT (trained by lowlight_det's own code on SICE Part 1)"
+
+register_weights(WeightsSpec(
+    name="zerodce.sice", arch="zerodce", filename="zerodce-sice-5b62637f.pt",
+    sha256="5b62637fe8db51cb60400577c556591813df0b1f2ff73a399795c50558012ce3",
+    arch_kwargs={"width": 32, "n_iter": 8},
+    meta={"num_params": 79416, "source": "lowlight_det zero-reference training, configs/zerodce_sice.yaml",
+          "license": _LICENSE, "recipe": "SICE Part 1, 128x128, batch 8, Adam 1e-4, wd 1e-4, clip 0.1, 7 epochs (1,757 steps)",
+          "dataset": "sice_part1"}), default=True)
