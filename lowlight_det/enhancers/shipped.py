@@ -18,3 +18,12 @@ register_weights(WeightsSpec(
     meta={"num_params": 79416, "source": "lowlight_det zero-reference training, configs/zerodce_sice.yaml",
           "license": _LICENSE, "recipe": "SICE Part 1, 128x128, batch 8, Adam 1e-4, wd 1e-4, clip 0.1, 7 epochs (1,757 steps)",
           "dataset": "sice_part1"}), default=True)
+register_weights(WeightsSpec(
+    name="zerodce++.sice", arch="zerodce++", filename="zerodce++-sice-3fa26231.pt",
+    sha256="3fa26231b14577c4f87584c5eddfa7e9a90db2454be05b9f926b6fd6cfd12aa5",
+    arch_kwargs={"width": 32, "n_iter": 8},
+    meta={"num_params": 10561, "source": "lowlight_det zero-reference training, configs/zerodcepp_sice.yaml",
+          "license": _LICENSE, "trained_scale_factor": 1,
+          "recipe": "SICE Part 1, 128x128, batch 8, Adam 1e-4, wd 1e-4, clip 0.1, TV 1600, scale_factor 1, "
+                    "3 epochs (753 steps)",
+          "dataset": "sice_part1"}), default=True)

@@ -1,0 +1,25 @@
+"""Our own shipped weights: load by default, hash-checked, brighten dark images, carry their recipe."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowlight_det import create_enhancer
+from lowlight_det.enhancers.weights import default_weights, get_weights, read_checkpoint
+
+
+@pytest.mark.parametrize("arch", ["zerodce", "zerodce++"])
+def test_default_weights_are_ours_and_brighten(arch: str) -> None:
+    name = default_weights(arch)
+    assert name == f"{arch}.sice"
+    spec = get_weights(name)
+    model = create_enhancer(arch).eval()
+    assert model.weights_sha256 == spec.sha256
+    meta = read_checkpoint(model.weights_source)["meta"]
+    assert meta["dataset"]["name"] == "sice_part1" and meta["epoch"] >= 1
+    assert "128x128" in spec.meta["recipe"] and spec.meta["license"].startswith("MIT")
+    dark = torch.linspace(0.02, 0.2, 64 * 64 * 3).reshape(1, 3, 64, 64)
+    with torch.inference_mode():
+        out = model(dark)
+    assert out.mean() > 1.5 * dark.mean() and 0 <= out.min() and out.max() <= 1
