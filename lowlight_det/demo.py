@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 CLASSES = ["disc", "checker", "triangle", "ring"]
 VERSION = 1
 SIZE = 320
-SPLITS = {"train": (600, 1000), "val": (150, 2000)}  # images, seed offset
+SPLITS = {"train": (600, 1000), "val": (100, 2000)}  # images, seed offset
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEMO_IMGSZ = 320
 
@@ -35,7 +35,7 @@ DEMO_IMGSZ = 320
 def cache_dir() -> Path:
     """Where generated demo data lives."""
     base = Path(os.environ.get("LOWLIGHT_DET_CACHE") or Path.home() / ".cache" / "lowlight_det")
-    return base / f"demo-v{VERSION}"
+    return base / f"demo-v{VERSION}-val{SPLITS['val'][0]}"
 
 
 def _background(rng: np.random.Generator) -> np.ndarray:

