@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -59,6 +62,34 @@ def official_zerodcepp() -> Path:
 @pytest.fixture
 def shared_dir() -> Path:
     return _shared_file(SHARED)
+
+
+@pytest.fixture
+def write_scenes() -> Callable[..., Path]:
+    """Factory: demo scenes as a tiny dark YOLO dataset; returns its data.yaml.
+
+    ``write_scenes(root, splits=("val",), n=6, size=64, seed=5, gain=0.3, ext=".jpg", names=None)``;
+    ``train``/``val`` keys point at the first/last split given.
+    """
+    from lowlight_det.demo import CLASSES, SIZE, make_scene
+
+    def write(root: Path, *, splits: tuple[str, ...] = ("val",), n: int = 6, size: int = 64, seed: int = 5,
+              gain: float = 0.3, ext: str = ".jpg", names: list[str] | None = None) -> Path:
+        for split in splits:
+            (root / "images" / split).mkdir(parents=True, exist_ok=True)
+            (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                img, labels = make_scene(seed, i)
+                small = (cv2.resize(img, (size, size)) * gain).astype(np.uint8)
+                cv2.imwrite(str(root / "images" / split / f"{i}{ext}"), small)
+                (root / "labels" / split / f"{i}.txt").write_text("".join(
+                    f"{c} {(x1 + x2) / 2 / SIZE:.4f} {(y1 + y2) / 2 / SIZE:.4f} {(x2 - x1) / SIZE:.4f} "
+                    f"{(y2 - y1) / SIZE:.4f}\n" for c, x1, y1, x2, y2 in labels))
+        (root / "data.yaml").write_text(f"path: {root}\ntrain: images/{splits[0]}\nval: images/{splits[-1]}\n"
+                                        f"names: {list(names or CLASSES)}\n")
+        return root / "data.yaml"
+
+    return write
 
 
 os.environ.setdefault("YOLO_OFFLINE", "1")

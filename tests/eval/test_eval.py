@@ -8,11 +8,8 @@ import os
 from functools import partial
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from lowlight_det.demo import make_scene
 from lowlight_det.eval.__main__ import main as eval_main
 from lowlight_det.eval.coco import coco_map
 
@@ -21,20 +18,13 @@ TINY_YOLO = REPO / "benchmarks" / "demo_yolo.yaml"
 
 
 @pytest.fixture
-def yolo_dataset(tmp_path: Path) -> Path:
+def yolo_dataset(tmp_path: Path, write_scenes) -> Path:  # noqa: ANN001
     """Six demo scenes (64 px) in YOLO format, one broken image and one malformed label line."""
-    root = tmp_path / "ds"
-    (root / "images" / "val").mkdir(parents=True)
-    (root / "labels" / "val").mkdir(parents=True)
-    for i in range(6):
-        img, labels = make_scene(5, i)
-        cv2.imwrite(str(root / "images" / "val" / f"{i}.jpg"), (cv2.resize(img, (64, 64)) * 0.3).astype(np.uint8))
-        lines = [f"{c} {(x1 + x2) / 640:.4f} {(y1 + y2) / 640:.4f} {(x2 - x1) / 320:.4f} {(y2 - y1) / 320:.4f}"
-                 for c, x1, y1, x2, y2 in labels]
-        (root / "labels" / "val" / f"{i}.txt").write_text("\n".join(lines) + ("\nnot a label\n" if i == 0 else "\n"))
-    (root / "images" / "val" / "broken.jpg").write_bytes(b"not an image")
-    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames: [disc, checker, triangle, ring]\n")
-    return root / "data.yaml"
+    data = write_scenes(tmp_path / "ds")
+    with (tmp_path / "ds" / "labels" / "val" / "0.txt").open("a") as fh:
+        fh.write("not a label\n")
+    (tmp_path / "ds" / "images" / "val" / "broken.jpg").write_bytes(b"not an image")
+    return data
 
 
 @pytest.mark.integration

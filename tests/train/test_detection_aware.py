@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
 from lowlight_det import create_enhancer
-from lowlight_det.demo import make_scene
 from lowlight_det.enhancers import ZeroDCE
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.finetune import main as finetune_main
@@ -19,25 +16,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> dict[str, Path]:
+def setup(tmp_path: Path, write_scenes) -> dict[str, Path]:  # noqa: ANN001
     from ultralytics import YOLO
 
-    root = tmp_path / "ds"
-    (root / "images" / "train").mkdir(parents=True)
-    (root / "labels" / "train").mkdir(parents=True)
-    for i in range(10):
-        img, labels = make_scene(11, i)
-        cv2.imwrite(str(root / "images" / "train" / f"{i}.png"), (cv2.resize(img, (96, 96)) * 0.25).astype(np.uint8))
-        (root / "labels" / "train" / f"{i}.txt").write_text("".join(
-            f"{c} {(a + b) / 640:.4f} {(d + e) / 640:.4f} {(b - a) / 320:.4f} {(e - d) / 320:.4f}\n"
-            for c, a, d, b, e in labels))
-    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/train\n"
-                                    "names: ['0', '1', '2', '3']\n")
+    data = write_scenes(tmp_path / "ds", splits=("train",), n=10, size=96, seed=11, gain=0.25, ext=".png",
+                        names=["0", "1", "2", "3"])
     torch.manual_seed(0)
     detector = tmp_path / "det.pt"
     YOLO(str(REPO / "benchmarks" / "demo_yolo.yaml")).save(str(detector))
     init = atomic_save(make_checkpoint(ZeroDCE(), arch="zerodce", arch_kwargs={}, meta={}), tmp_path / "init.pt")
-    return {"data": root / "data.yaml", "detector": detector, "init": init}
+    return {"data": data, "detector": detector, "init": init}
 
 
 def _args(s: dict[str, Path], out: Path, epochs: int) -> list[str]:

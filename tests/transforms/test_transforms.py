@@ -96,24 +96,12 @@ def test_ultralytics_predict_with_enhancer_keeps_original_coordinates(weights: P
 
 
 @pytest.mark.integration
-def test_ultralytics_train_on_enhanced_images(weights: Path, tmp_path: Path) -> None:
+def test_ultralytics_train_on_enhanced_images(weights: Path, tmp_path: Path, write_scenes) -> None:  # noqa: ANN001
     from ultralytics import YOLO
 
-    from lowlight_det.demo import make_scene
     from lowlight_det.detection.ultralytics import EnhancedDetectionTrainer
 
-    root = tmp_path / "ds"
-    for split in ("train", "val"):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for i in range(4):
-            img, labels = make_scene(9, i)
-            cv2.imwrite(str(root / "images" / split / f"{i}.jpg"), cv2.resize(img, (64, 64)) // 4)
-            (root / "labels" / split / f"{i}.txt").write_text("".join(
-                f"{c} {(a + b) / 640:.4f} {(d + e) / 640:.4f} {(b - a) / 320:.4f} {(e - d) / 320:.4f}\n"
-                for c, a, d, b, e in labels))
-    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/val\n"
-                                    "names: [disc, checker, triangle, ring]\n")
+    data = write_scenes(tmp_path / "ds", splits=("train", "val"), n=4, seed=9, gain=0.25)
     batches = []
 
     class Spy(EnhancedDetectionTrainer):
@@ -125,7 +113,7 @@ def test_ultralytics_train_on_enhanced_images(weights: Path, tmp_path: Path) -> 
     enhancer = create_enhancer("zerodce", weights=weights)
     before = {k: v.clone() for k, v in enhancer.state_dict().items()}
     YOLO(str(REPO / "benchmarks" / "demo_yolo.yaml")).train(
-        trainer=partial(Spy, enhancer=enhancer), data=str(root / "data.yaml"), epochs=1, imgsz=64, batch=4,
+        trainer=partial(Spy, enhancer=enhancer), data=str(data), epochs=1, imgsz=64, batch=4,
         device="cpu", workers=0, plots=False, amp=False, project=str(tmp_path / "runs"), name="t", verbose=False)
     assert batches
     assert all(torch.equal(before[k], v) for k, v in enhancer.state_dict().items())  # frozen
