@@ -6,11 +6,14 @@ import argparse
 import logging
 import os
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -56,3 +59,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def run_job(job: Callable[[], T], *, diverged: type[BaseException]) -> tuple[int, T | None]:
+    """Run a long job under tqdm-aware logging: (0, result), (1, None) on ``diverged``,
+    (2, None) on bad input (ValueError / FileNotFoundError); errors are logged, not raised."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():
+        try:
+            return 0, job()
+        except diverged as exc:
+            logger.error("%s", exc)
+            return 1, None
+        except (ValueError, FileNotFoundError) as exc:
+            logger.error("%s", exc)
+            return 2, None

@@ -14,9 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from lowlight_det.cli import add_common_args, seed_everything, set_threads, setup_logging
+from lowlight_det.cli import add_common_args, run_job, seed_everything, set_threads, setup_logging
 from lowlight_det.config import FinetuneConfig, load_config
 from lowlight_det.train.zero_reference import TrainingDivergedError
 
@@ -80,15 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_everything(cfg.seed)
     from lowlight_det.train.detection_aware import finetune
 
-    with logging_redirect_tqdm():
-        try:
-            result = finetune(cfg, resume=args.resume, progress=not args.quiet)
-        except TrainingDivergedError as exc:
-            logger.error("%s", exc)
-            return 1
-        except (ValueError, FileNotFoundError) as exc:
-            logger.error("%s", exc)
-            return 2
+    code, result = run_job(lambda: finetune(cfg, resume=args.resume, progress=not args.quiet),
+                           diverged=TrainingDivergedError)
+    if result is None:
+        return code
     print(f"best val mAP50 {result.best_map50:.2f}; best checkpoint {result.best}")
     return 0
 

@@ -6,9 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from lowlight_det.cli import add_common_args, seed_everything, set_threads, setup_logging
+from lowlight_det.cli import add_common_args, run_job, seed_everything, set_threads, setup_logging
 from lowlight_det.config import TrainConfig, load_config
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.train.zero_reference import TrainingDivergedError, train
@@ -53,15 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
-    with logging_redirect_tqdm():
-        try:
-            result = train(cfg, resume=args.resume, progress=not args.quiet)
-        except TrainingDivergedError as exc:
-            logger.error("%s", exc)
-            return 1
-        except (ValueError, FileNotFoundError) as exc:
-            logger.error("%s", exc)
-            return 2
+    code, result = run_job(lambda: train(cfg, resume=args.resume, progress=not args.quiet),
+                           diverged=TrainingDivergedError)
+    if result is None:
+        return code
     if result.history:
         last = result.history[-1]
         print(f"epoch {last['epoch']}: loss {last['total']:.5f}; checkpoint {result.checkpoint}")

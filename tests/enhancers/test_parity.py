@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -18,18 +19,23 @@ from lowlight_det.enhancers.weights import convert_official, read_checkpoint, ze
 CASES = ["case0", "case1", "case2"]
 
 
-def _reference_zerodce(state: dict[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Forward over the *official* key names, concatenations in the paper's order."""
-    def conv(i: int, t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, state[f"e_conv{i}.weight"], state[f"e_conv{i}.bias"], padding=1)
-
+def _dce_net(conv: Callable[[int, torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """DCE-Net as in the paper: conv5(x3, x4), conv6(x2, x5), conv7(x1, x6), tanh on the curve maps."""
     x1 = F.relu(conv(1, x))
     x2 = F.relu(conv(2, x1))
     x3 = F.relu(conv(3, x2))
     x4 = F.relu(conv(4, x3))
     x5 = F.relu(conv(5, torch.cat([x3, x4], 1)))
     x6 = F.relu(conv(6, torch.cat([x2, x5], 1)))
-    r = torch.tanh(conv(7, torch.cat([x1, x6], 1)))
+    return torch.tanh(conv(7, torch.cat([x1, x6], 1)))
+
+
+def _reference_zerodce(state: dict[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Forward over the *official* key names, concatenations in the paper's order."""
+    def conv(i: int, t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, state[f"e_conv{i}.weight"], state[f"e_conv{i}.bias"], padding=1)
+
+    r = _dce_net(conv, x)
     out, half = x, None
     for i, a in enumerate(r.split(3, 1)):
         out = out + a * (out.pow(2) - out)
@@ -45,13 +51,7 @@ def _reference_zerodcepp(state: dict[str, torch.Tensor], x: torch.Tensor, scale:
         return F.conv2d(t, state[p + "point_conv.weight"], state[p + "point_conv.bias"])
 
     low = x if scale == 1 else F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
-    x1 = F.relu(conv(1, low))
-    x2 = F.relu(conv(2, x1))
-    x3 = F.relu(conv(3, x2))
-    x4 = F.relu(conv(4, x3))
-    x5 = F.relu(conv(5, torch.cat([x3, x4], 1)))
-    x6 = F.relu(conv(6, torch.cat([x2, x5], 1)))
-    r = torch.tanh(conv(7, torch.cat([x1, x6], 1)))
+    r = _dce_net(conv, low)
     if scale != 1:
         r = F.interpolate(r, scale_factor=scale, mode="bilinear", align_corners=True)
     for _ in range(8):
