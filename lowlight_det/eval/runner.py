@@ -173,7 +173,8 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
         enhance = detector.times.ms_per_image()["enhance"]
     detect = speed["preprocess"] + speed["inference"] + speed["postprocess"] - (0 if native else enhance)
     load = max(1e3 * wall / n - sum(speed.values()), 0.0)
-    timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect}
+    timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect,
+              "inference": speed["inference"], "nms": speed["postprocess"], "images_per_s": n / wall}
     return preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * float(metrics.box.map50), 3)
 
 
@@ -205,7 +206,9 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
         preds, timing, ultra_map50 = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
                                                  workdir=out / "work", progress=progress)
         write_json(out / f"predictions_{variant.name}.json", preds)
+        t_metric = time.perf_counter()
         metrics = coco_map(gt, preds)
+        timing["metric"] = round(1e3 * (time.perf_counter() - t_metric) / max(len(variant.records), 1), 2)
         result = EnhancerResult(
             name=variant.name, enhancer=variant.enhancer, label=variant.label, weights=ident,
             metrics={**metrics.as_dict(), "ultralytics_map50_secondary": ultra_map50}, by_light=sliced_map50(gt, preds, "light"),

@@ -1,0 +1,52 @@
+"""Straightforward forward passes of the curve enhancers: the yardstick for the optimised paths.
+
+Contiguous NCHW float32 tensors, one operator per step of the paper, every intermediate kept; no
+memory-format change, no tiling, no fusion. Benchmarks time the optimised forward against these and
+tests check that every optimised path matches them (``benchmarks/bench_enhancers.py``,
+``tests/enhancers/test_fast_paths.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lowlight_det.enhancers.zerodce import ZeroDCE, ZeroDCEPP, _low_res
+
+
+def _net(model: ZeroDCE | ZeroDCEPP, x: Tensor) -> Tensor:
+    x1 = F.relu(model.conv1(x))
+    x2 = F.relu(model.conv2(x1))
+    x3 = F.relu(model.conv3(x2))
+    x4 = F.relu(model.conv4(x3))
+    x5 = F.relu(model.conv5(torch.cat([x3, x4], 1)))
+    x6 = F.relu(model.conv6(torch.cat([x2, x5], 1)))
+    return torch.tanh(model.conv7(torch.cat([x1, x6], 1)))
+
+
+@torch.no_grad()
+def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
+    """Enhance ``img`` (B, 3, H, W) with ``model``'s weights, the plain way (see the module docstring).
+
+    Example:
+        >>> m = ZeroDCE().eval()
+        >>> x = torch.rand(1, 3, 20, 24)
+        >>> bool((reference_forward(m, x) - m(x)).abs().max() < 1e-5)
+        True
+    """
+    x = img.contiguous()
+    if isinstance(model, ZeroDCEPP):
+        low = x
+        if model.scale_factor != 1:
+            size = (_low_res(x.shape[2], model.scale_factor), _low_res(x.shape[3], model.scale_factor))
+            low = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        r = _net(model, low)
+        if r.shape[-2:] != x.shape[-2:]:
+            r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        maps = [r] * model.n_iter
+    else:
+        maps = list(_net(model, x).split(3, 1))
+    for a in maps:
+        x = x + a * (x.pow(2) - x)
+    return x
