@@ -202,40 +202,32 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.machine()}"
     rows: list[dict[str, Any]] = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"enhancers_{args.label}" if args.label else "enhancers"
+    result = {"device": dev_name, "threads": torch.get_num_threads(), "torch": torch.__version__,
+              "args": vars(args), "rows": rows}
+
+    def save() -> None:  # after every group, so that a run stopped at a time limit keeps what it measured
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / f"{stem}.md").write_text(_markdown(result))
+
+    for name in CURVE:
+        for size in args.train_size:
+            s = time_train_step(name, device, 8, size, args.min_run_time)
+            rows.append({"kind": "train_step", "enhancer": name, "size": f"{size}x{size}", "batch": 8,
+                         "s_per_step": round(s, 4), "s_per_sice_epoch": round(s * 251, 1)})
+            print(rows[-1], flush=True)
+    for spec in args.throughput:
+        rows += time_throughput(spec, device, args.throughput_modes, args.min_run_time)
+        save()
     for name in args.enhancers:
         for text in args.sizes:
             for batch in args.batches:
                 rows += time_inference(name, _size(text), batch, device, args.modes, args.min_run_time)
-    for spec in args.throughput:
-        rows += time_throughput(spec, device, args.throughput_modes, args.min_run_time)
-    for name in CURVE:
-        for size in args.train_size:
-            s = time_train_step(name, device, 8, size, args.min_run_time)
-            rows.append(
-                {
-                    "kind": "train_step",
-                    "enhancer": name,
-                    "size": f"{size}x{size}",
-                    "batch": 8,
-                    "s_per_step": round(s, 4),
-                    "s_per_sice_epoch": round(s * 251, 1),
-                }
-            )
-            print(rows[-1], flush=True)
-    result = {
-        "device": dev_name,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "args": vars(args),
-        "rows": rows,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"enhancers_{args.label}" if args.label else "enhancers"
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(_markdown(result))
+                save()
+    save()
     print(_markdown(result))
-
 
 if __name__ == "__main__":
     main()

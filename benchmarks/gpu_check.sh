@@ -27,29 +27,30 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import torch, ultralytics, pycocotools, lowlight_det; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__)" || exit 3
 pack() { tar cf "$OUT/$1.tar" "${@:2}" 2>/dev/null; echo "[packed $1]"; }
 
+if [ "$STEP" = report ] && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # a fresh machine
 if [ "$STEP" = tune ]; then
-  timeout 330 python3 benchmarks/finetune_exdark.py tune --data $G/exdark-train --detector $DET \
+  timeout 240 python3 benchmarks/finetune_exdark.py tune --data $G/exdark-train --detector $DET \
     --enhancers ${ENHANCERS:-zerodce++ zerodce} --seeds ${SEEDS:-0 1 2} --epochs ${EPOCHS:-10} --imgsz ${IMGSZ:-640} \
-    --batch-size 16 --jobs 6 --workers 3 --device ${DEVICE:-cuda} --time-limit ${TIME_LIMIT:-280} \
+    --batch-size 16 --jobs 6 --workers 3 --device ${DEVICE:-cuda} --time-limit ${TIME_LIMIT:-200} \
     ${LIMIT:+--limit $LIMIT} --out runs/ft
   for f in runs/ft/*/; do echo "== $f"; tail -n 3 "$f/stdout.log"; cat "$f/log.csv" 2>/dev/null; done
   pack tune runs/ft/*/best.pt runs/ft/*/history.json runs/ft/*/config.yaml runs/ft/*/log.csv runs/ft/*/stdout.log
 elif [ "$STEP" = report ]; then
-  timeout 200 python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET --runs runs/ft \
+  timeout 110 python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET --runs runs/ft \
     --device ${DEVICE:-cuda} --batch-size 32 --workers 8 ${LIMIT:+--limit $LIMIT} --out $R/finetune_exdark
   pack report $R/finetune_exdark.json $R/finetune_exdark.md $R/finetune_exdark/*/metrics.json
-  timeout 150 python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
+  timeout 60 python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
     --enhance none zerodce++ zerodce --batch-size 32 --workers 8 --device ${DEVICE:-cuda} ${LIMIT:+--limit $LIMIT} \
     --label gpu --out $R
   mkdir -p /tmp/sice2002 && python3 -c "import os, shutil; fs = sorted(os.listdir('$G/sice'))
 for i in range(2002): shutil.copy(f'$G/sice/{fs[i % len(fs)]}', f'/tmp/sice2002/{i}.jpg')"
   for e in zerodce zerodce++; do
-    timeout 90 python3 -m lowlight_det.train --enhancer $e --data /tmp/sice2002 --epochs 1 --batch-size 8 \
+    timeout 35 python3 -m lowlight_det.train --enhancer $e --data /tmp/sice2002 --epochs 1 --batch-size 8 \
       --image-size 256 --workers 8 --device ${DEVICE:-cuda} --out /tmp/sice_$e -q && \
       cp /tmp/sice_$e/log.csv $R/sice_epoch_$e.csv && cat $R/sice_epoch_$e.csv
   done
   pack bench $R/*.json $R/*.md $R/*.csv
-  timeout 300 python3 benchmarks/bench_enhancers.py --device ${DEVICE:-cuda} \
+  timeout 150 python3 benchmarks/bench_enhancers.py --device ${DEVICE:-cuda} \
     --sizes ${SIZES:-256x256 640x640 1280x720 1920x1080} --batches 1 8 --modes default fp16 bf16 fp16-cl \
     --throughput ${THROUGHPUT:-zerodce:640x480:128 zerodce++:1200x900:64} --min-run-time 0.3 --label gpu --out $R
   pack bench $R/*.json $R/*.md $R/*.csv
