@@ -135,23 +135,30 @@ def report(args: argparse.Namespace) -> None:
     }
     rows: dict[str, list[dict[str, float]]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
-    base = evaluate(EvalConfig(enhance=BASELINES, out=str(out / "baselines"), **common), resume=True)
-    for r in base.results:
-        rows[r.name] = [_row(r.metrics)]
+    def run_eval(folder: str, **kwargs: Any) -> dict[str, Any]:
+        """metrics.json of one evaluation; an existing one is reused (a report resumed on another machine)."""
+        done = out / folder / "metrics.json"
+        if done.is_file():
+            print(f"[report] reusing {done}", flush=True)
+        else:
+            evaluate(EvalConfig(out=str(out / folder), **common, **kwargs), resume=True)
+        return json.loads(done.read_text())
+
+    base = run_eval("baselines", enhance=BASELINES)
+    for name, r in base["results"].items():
+        rows[name] = [_row(r["metrics"])]
     for best in sorted(Path(args.runs).glob("*/best.pt")):
         history = json.loads((best.parent / "history.json").read_text())
         config = yaml.safe_load((best.parent / "config.yaml").read_text())
         name = config["enhancer"]
-        ev = evaluate(
-            EvalConfig(enhance=(name,), enhancer_weights=str(best), out=str(out / best.parent.name), **common), resume=True
-        )
+        test = _row(run_eval(best.parent.name, enhance=(name,), enhancer_weights=str(best))["results"][name]["metrics"])
         label = f"{name} (detection-tuned)"
-        rows.setdefault(label, []).append(_row(ev.results[-1].metrics))
+        rows.setdefault(label, []).append(test)
         runs.setdefault(label, []).append(
             {
                 "run": best.parent.name,
                 "seed": config["seed"],
-                "test": _row(ev.results[-1].metrics),
+                "test": test,
                 "best_val_map50": max(h["val_map50"] for h in history),
                 "epochs_run": len(history),
                 "history": history,
@@ -175,7 +182,7 @@ def report(args: argparse.Namespace) -> None:
         "detector": args.detector,
         "imgsz": args.imgsz,
         "runs_dir": args.runs,
-        **{k: base.metrics.get(k) for k in ("device", "images", "split", "versions")},
+        **{k: base.get(k) for k in ("device", "images", "split", "versions")},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     (out.parent / f"{out.name}.json").write_text(json.dumps({"meta": meta, "rows": summary}, indent=2) + "\n")

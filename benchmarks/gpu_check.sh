@@ -39,9 +39,11 @@ elif [ "$STEP" = report ]; then
   timeout 110 python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET --runs runs/ft \
     --device ${DEVICE:-cuda} --batch-size 32 --workers 8 ${LIMIT:+--limit $LIMIT} --out $R/finetune_exdark
   pack report $R/finetune_exdark.json $R/finetune_exdark.md $R/finetune_exdark/*/metrics.json
-  timeout 60 python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
+  timeout ${PIPE_TIMEOUT:-90} python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
     --enhance none zerodce++ zerodce --batch-size 32 --workers 8 --device ${DEVICE:-cuda} ${LIMIT:+--limit $LIMIT} \
     --label gpu --out $R
+  pack pipeline $R/pipeline_gpu.*
+  [ -n "${SKIP_BENCH:-}" ] && exit 0
   mkdir -p /tmp/sice2002 && python3 -c "import os, shutil; fs = sorted(os.listdir('$G/sice'))
 for i in range(2002): shutil.copy(f'$G/sice/{fs[i % len(fs)]}', f'/tmp/sice2002/{i}.jpg')"
   for e in zerodce zerodce++; do
