@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lowlight_det.cli import resolve_device
 from lowlight_det.eval.api import evaluate
 from lowlight_det.eval.runner import EvalConfig
 
@@ -77,8 +78,8 @@ def main() -> None:
             }
         )
         print(rows[-1], flush=True)
-    device = str(summary.metrics.get("device"))
-    dev_name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU {platform.machine()}"
+    on_cuda = resolve_device(args.device).type == "cuda"
+    dev_name = torch.cuda.get_device_name() if on_cuda else f"CPU {platform.machine()}"
     result = {
         "device": dev_name,
         "threads": torch.get_num_threads(),

@@ -71,6 +71,15 @@ def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_ite
     return model
 
 
+@register_enhancer("zerodce-det")
+def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8) -> ZeroDCE:
+    """Zero-DCE tuned through a frozen COCO YOLO11n's detection loss on ExDark train images
+    (``zerodce.det-yolo11n``); ``weights`` as for zerodce."""
+    if weights == "default":
+        weights = "zerodce.det-yolo11n"
+    return zerodce(weights=weights, width=width, n_iter=n_iter)
+
+
 def _no_weights(name: str, weights: str | Path | None) -> None:
     if weights not in (None, "default"):
         raise ValueError(f"enhancer {name!r} has no weights, got weights={weights!r}")

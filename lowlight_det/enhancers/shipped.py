@@ -27,3 +27,15 @@ register_weights(WeightsSpec(
           "recipe": "SICE Part 1, 128x128, batch 8, Adam 1e-4, wd 1e-4, clip 0.1, TV 1600, scale_factor 1, "
                     "3 epochs (753 steps)",
           "dataset": "sice_part1"}), default=True)
+
+register_weights(WeightsSpec(
+    name="zerodce.det-yolo11n", arch="zerodce", filename="zerodce-det-yolo11n-82fed7b5.pt",
+    sha256="82fed7b5bb8be4958e3fff49f9e8506309a538368dc5a0c21cf5dfcec0bd2b07",
+    arch_kwargs={"width": 32, "n_iter": 8},
+    meta={"num_params": 79416, "license": _LICENSE.replace("on SICE Part 1", "on ExDark train images"),
+          "source": "python -m lowlight_det.finetune (benchmarks/finetune_exdark.py tune, seed 0), from zerodce.sice",
+          "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
+          "tuned_on": "ExDark official train split, 1,200-image sample (960 tuning / 240 held out, seed 0)",
+          "recipe": "640 px letterbox, batch 16, Adam 1e-4, loss = detection + zero-reference, fp16 autocast, "
+                    "5 epochs (time-limited), best hold-out val mAP50 at epoch 4",
+          "dataset": "exdark (train split)"}))

@@ -28,7 +28,7 @@ from lowlight_det.train.common import versions
 
 logger = logging.getLogger(__name__)
 
-LEARNED = ("zerodce", "zerodce++")
+LEARNED = ("zerodce", "zerodce++", "zerodce-det")
 
 
 @dataclass(frozen=True)

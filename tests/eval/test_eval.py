@@ -42,7 +42,9 @@ def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tm
     assert metrics["data_issues"] == {"unreadable_images": 1, "malformed_lines": 1}
     none = metrics["results"]["none"]
     assert set(none["metrics"]) >= {"map50_95", "map50", "ap_small", "ap_medium", "ap_large", "per_class_ap50"}
-    assert set(none["timing_ms"]) == {"decode", "enhance", "detect", "total"}
+    timing = none["timing_ms"]
+    assert set(timing) == {"decode", "enhance", "detect", "total", "inference", "nms", "metric", "images_per_s"}
+    assert timing["detect"] >= timing["inference"] + timing["nms"] - 0.02 and timing["images_per_s"] > 0
     assert metrics["delta_vs_none"]["none"] == {"map50_95": 0.0, "map50": 0.0}
     assert metrics["config"]["conf"] == 0.001 and metrics["config"]["iou"] == 0.7 and metrics["config"]["max_det"] == 300
     assert {"torch", "ultralytics"} <= set(metrics["versions"])
@@ -60,6 +62,18 @@ def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tm
     assert (out / "results" / "gamma.json").stat().st_mtime_ns == stamp
     assert eval_main([*args[:-1], "--resume", "--conf", "0.01", "-q"]) == 0
     assert (out / "results" / "gamma.json").stat().st_mtime_ns != stamp
+
+
+@pytest.mark.integration
+def test_detection_tuned_enhancer_is_a_row_of_its_own(yolo_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    args = ["--data", str(yolo_dataset), "--weights", str(TINY_YOLO), "--enhance", "zerodce,zerodce-det",
+            "--imgsz", "64", "--batch-size", "4", "--out", str(out), "--gallery", "0", "--no-plots", "-q"]
+    assert eval_main(args) == 0
+    results = json.loads((out / "metrics.json").read_text())["results"]
+    assert list(results) == ["none", "zerodce", "zerodce-det"]
+    assert Path(results["zerodce"]["weights"]["source"]).name.startswith("zerodce-sice-")
+    assert Path(results["zerodce-det"]["weights"]["source"]).name.startswith("zerodce-det-yolo11n-")
 
 
 def test_missing_detector_is_a_clear_error(yolo_dataset: Path, tmp_path: Path,

@@ -1,0 +1,74 @@
+"""Every optimised forward path equals the straightforward reference (``enhancers.reference``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowlight_det import create_enhancer
+from lowlight_det.enhancers.reference import reference_forward
+from lowlight_det.enhancers.zerodce import HALO, ZeroDCE
+
+TOL = 1e-5  # float32, the issue's bound
+
+
+@pytest.mark.parametrize("name", ["zerodce", "zerodce++", "zerodce-det"])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 53), (2, 3, 64, 48)])
+def test_default_cpu_path_matches_reference(name: str, shape: tuple[int, ...]) -> None:
+    model = create_enhancer(name).eval()
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        out, ref = model(x), reference_forward(model, x)
+    assert out.is_contiguous() and out.shape == x.shape
+    assert (out - ref).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("height", [33, 2 * 16 + 1, 3 * 16, 3 * 16 + HALO, 101])
+def test_row_bands_are_exact(height: int) -> None:
+    """Banded CPU inference (halo = DCE-Net's reach) gives the one-pass result for any band split."""
+    model = ZeroDCE().eval()
+    model.band_rows = 16
+    x = torch.rand(2, 3, height, 29, generator=torch.Generator().manual_seed(height))
+    with torch.no_grad():
+        assert model._banded(x)
+        out = model(x)
+    assert (out - reference_forward(model, x)).abs().max() <= TOL
+
+
+def test_bands_need_the_full_halo() -> None:
+    """The halo is not slack: one row less of context changes the output near band edges."""
+    model = create_enhancer("zerodce").eval()
+    x = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = reference_forward(model, x)
+        top = model._dce_net(x[:, :, : 16 + HALO - 1])[:, :, :16]
+        assert (top - model._dce_net(x)[:, :, :16]).abs().max() > 1e-4
+        assert (model._dce_net(x[:, :, : 16 + HALO])[:, :, :16] - model._dce_net(x)[:, :, :16]).abs().max() <= TOL
+    assert ref.shape == x.shape
+
+
+def test_bands_only_for_cpu_inference() -> None:
+    """Training (gradients on) and forward_curves keep the one-pass graph."""
+    model = ZeroDCE()
+    model.band_rows = 8
+    x = torch.rand(1, 3, 40, 20)
+    assert not model._banded(x)  # grad enabled
+    with torch.no_grad():
+        assert model._banded(x)
+        assert not model._banded(torch.rand(1, 3, 16, 20))  # too small to split
+    out = model.forward_curves(x)
+    out.image.mean().backward()
+    assert model.conv1.weight.grad is not None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-4), (torch.float16, 5e-3), (torch.bfloat16, 3e-2)])
+def test_cuda_paths_match_reference(dtype: torch.dtype, tol: float) -> None:
+    model = create_enhancer("zerodce").eval().cuda()
+    x = torch.rand(2, 3, 96, 128, device="cuda")
+    with torch.inference_mode():
+        ref = reference_forward(model, x)
+        fast = model.to(dtype).to(memory_format=torch.channels_last)
+        out = fast(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
+    assert (out - ref).abs().max() <= tol
