@@ -50,15 +50,14 @@ def _time(fn: Any, min_run_time: float) -> float:
     return benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
 
 
-def _mode_model(model: nn.Module, mode: str) -> tuple[Any, torch.dtype, bool]:
-    """(callable, dtype, channels_last) for a mode name."""
+def _mode_model(model: nn.Module, mode: str, img: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """(callable, its input) for a mode name: dtype, channels-last and compilation applied to a copy."""
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mode.replace("compile-", "").split("-")[0], torch.float32)
-    cl = mode.endswith("-cl")
-    m = copy.deepcopy(model).to(dtype)
-    if cl:
-        m = m.to(memory_format=torch.channels_last)
+    m, x = copy.deepcopy(model).to(dtype), img.to(dtype)
+    if mode.endswith("-cl"):
+        m, x = m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     fn: Any = torch.compile(m) if mode.startswith("compile-") else m
-    return fn, dtype, cl
+    return fn, x
 
 
 def time_inference(
@@ -79,10 +78,7 @@ def time_inference(
                 continue
             if mode.startswith("compile-") and device.type != "cuda":
                 continue
-            fn, dtype, cl = _mode_model(model, mode)
-            x = img.to(dtype)
-            if cl:
-                x = x.contiguous(memory_format=torch.channels_last)
+            fn, x = _mode_model(model, mode, img)
             s = _time(lambda fn=fn, x=x: fn(x), min_run_time)
             diff = float((fn(x).float() - ref_out).abs().max()) if ref_out is not None else None
             rows.append(_row("inference", name, size, batch, mode, s, ref_s, diff))
@@ -121,10 +117,7 @@ def time_throughput(spec: str, device: torch.device, modes: list[str], min_run_t
         for mode in modes:
             if mode.startswith("compile-") and device.type != "cuda":
                 continue
-            fn, dtype, cl = _mode_model(model, mode)
-            x = img.to(dtype)
-            if cl:
-                x = x.contiguous(memory_format=torch.channels_last)
+            fn, x = _mode_model(model, mode, img)
             s = _time(lambda fn=fn, x=x: fn(x), min_run_time)
             diff = float((fn(x[:2]).float() - ref).abs().max())
             rows.append(_row("throughput", name, size, b, mode, s, None, diff))

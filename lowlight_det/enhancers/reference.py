@@ -1,7 +1,8 @@
 """Straightforward forward passes of the curve enhancers: the yardstick for the optimised paths.
 
-Contiguous NCHW float32 tensors, one operator per step of the paper, every intermediate kept; no
-memory-format change, no tiling, no fusion. Benchmarks time the optimised forward against these and
+Contiguous NCHW float32 tensors through the model's own DCE-Net layers (whose maths the parity tests
+check against the authors' code), every iteration of the curve a separate step; no memory-format change,
+no row bands, no fusion. Benchmarks time the optimised forward against these and
 tests check that every optimised path matches them (``benchmarks/bench_enhancers.py``,
 ``tests/enhancers/test_fast_paths.py``).
 """
@@ -13,16 +14,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lowlight_det.enhancers.zerodce import ZeroDCE, ZeroDCEPP, _low_res
-
-
-def _net(model: ZeroDCE | ZeroDCEPP, x: Tensor) -> Tensor:
-    x1 = F.relu(model.conv1(x))
-    x2 = F.relu(model.conv2(x1))
-    x3 = F.relu(model.conv3(x2))
-    x4 = F.relu(model.conv4(x3))
-    x5 = F.relu(model.conv5(torch.cat([x3, x4], 1)))
-    x6 = F.relu(model.conv6(torch.cat([x2, x5], 1)))
-    return torch.tanh(model.conv7(torch.cat([x1, x6], 1)))
 
 
 @torch.no_grad()
@@ -41,12 +32,12 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
         if model.scale_factor != 1:
             size = (_low_res(x.shape[2], model.scale_factor), _low_res(x.shape[3], model.scale_factor))
             low = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        r = _net(model, low)
+        r = model._dce_net(low)
         if r.shape[-2:] != x.shape[-2:]:
             r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=True)
         maps = [r] * model.n_iter
     else:
-        maps = list(_net(model, x).split(3, 1))
+        maps = list(model._dce_net(x).split(3, 1))
     for a in maps:
         x = x + a * (x.pow(2) - x)
     return x

@@ -36,6 +36,7 @@ class _CurveEnhancer(nn.Module):
     n_iter: int
     width: int
     shared_curve: bool
+    band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: one pass
     conv1: nn.Module
     conv2: nn.Module
     conv3: nn.Module
@@ -75,9 +76,6 @@ class _CurveEnhancer(nn.Module):
             return self._forward_banded(img)
         curves = self._curves_for(img)
         return apply_curves(img, curves, self.n_iter if self.shared_curve else None)
-
-    band_rows: int | None = None
-    """CPU inference in row bands of this height (None: whole image at once); see :meth:`_forward_banded`."""
 
     def _banded(self, img: Tensor) -> bool:
         return (self.band_rows is not None and img.device.type == "cpu" and not torch.is_grad_enabled()
