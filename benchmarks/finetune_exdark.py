@@ -35,8 +35,14 @@ import yaml
 BASELINES = ("none", "gamma", "clahe", "zerodce", "zerodce++")
 
 
-def _run_name(enhancer: str, seed: int) -> str:
-    return f"{enhancer.replace('+', 'p')}-seed{seed}"
+def _run_name(enhancer: str, seed: int, tag: str = "") -> str:
+    return f"{enhancer.replace('+', 'p')}{'-' + tag if tag else ''}-seed{seed}"
+
+
+def _label(config: dict[str, Any], run: str) -> str:
+    """Table row of a tuned run: the enhancer plus the run's tag (its name between enhancer and seed)."""
+    tag = run.rsplit("-seed", 1)[0].partition("-")[2]
+    return f"{config['enhancer']} (detection-tuned{', ' + tag if tag else ''})"
 
 
 def tune(args: argparse.Namespace) -> None:
@@ -61,7 +67,7 @@ def tune(args: argparse.Namespace) -> None:
 
     for enhancer, seed in jobs:
         reap(block=False)
-        name = _run_name(enhancer, seed)
+        name = _run_name(enhancer, seed, args.tag)
         run = out / name
         run.mkdir(parents=True, exist_ok=True)
         cmd = [
@@ -104,6 +110,8 @@ def tune(args: argparse.Namespace) -> None:
             str(run),
             "-q",
         ]
+        if args.adaptive:
+            cmd += ["--adaptive", "--gate-lr", str(args.gate_lr)]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         log = (run / "stdout.log").open("wb")
@@ -147,12 +155,12 @@ def report(args: argparse.Namespace) -> None:
     base = run_eval("baselines", enhance=BASELINES)
     for name, r in base["results"].items():
         rows[name] = [_row(r["metrics"])]
-    for best in sorted(Path(args.runs).glob("*/best.pt")):
+    for best in sorted(b for runs_dir in args.runs for b in Path(runs_dir).glob("*/best.pt")):
         history = json.loads((best.parent / "history.json").read_text())
         config = yaml.safe_load((best.parent / "config.yaml").read_text())
         name = config["enhancer"]
         test = _row(run_eval(best.parent.name, enhance=(name,), enhancer_weights=str(best))["results"][name]["metrics"])
-        label = f"{name} (detection-tuned)"
+        label = _label(config, best.parent.name)
         rows.setdefault(label, []).append(test)
         runs.setdefault(label, []).append(
             {
@@ -203,13 +211,16 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--w-ref", type=float, default=1.0)
     t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--adaptive", action="store_true", help="learn a per-image strength gate (finetune --adaptive)")
+    t.add_argument("--gate-lr", type=float, default=5e-3)
+    t.add_argument("--tag", default="", help="run names become ENHANCER-TAG-seedN; the report groups rows by it")
     t.add_argument("--limit", type=int, default=None)
     t.add_argument("--jobs", type=int, default=1, help="runs at a time")
     t.add_argument("--time-limit", type=float, default=None, help="seconds per run before it is stopped")
     t.add_argument("--threads", type=int, default=1, help="torch threads per run")
     r = sub.add_parser("report", help="evaluate the baselines and every run's best.pt on the test split")
     r.add_argument("--data", required=True, help="ExDark folder with the official test split")
-    r.add_argument("--runs", required=True, help="the --out of tune")
+    r.add_argument("--runs", required=True, nargs="+", help="the --out folder(s) of tune")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--limit", type=int, default=None, help="first N test images only (smoke runs)")
     for q in (t, r):

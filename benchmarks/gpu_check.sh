@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/gpu_check.sh tune     # detection-aware fine-tuning: 2 enhancers x 3 seeds, in parallel
 #   bash benchmarks/gpu_check.sh report   # test-split table of the tuned runs + GPU speed benchmarks
+#   ADAPTIVE=1 TAG=gate SKIP_PIPE=1 SKIP_BENCH=1 bash benchmarks/gpu_check.sh tune report   # both, in one call
 #
 # Expects, under .gpu/ (see benchmarks/README.md, "GPU checks"): exdark-train/ (a copy of
 # exdark-train-mini), exdark-test/ (benchmarks/pack_exdark.py of exdark-mini --split test --max-side 640),
@@ -10,7 +11,7 @@
 # and the wheels that machine lacks in .whl/ (ultralytics, ultralytics-thop, pycocotools).
 # Results go to $OUT (default runs/gpu_out) as tar files, written after every step.
 set -uo pipefail
-STEP=${1:?tune or report}
+STEPS="${*:?tune and/or report}"
 OUT=${OUT:-runs/gpu_out}
 G=.gpu
 DET=$G/yolo11n-coco-unfused.pt
@@ -27,18 +28,22 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import torch, ultralytics, pycocotools, lowlight_det; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__)" || exit 3
 pack() { tar cf "$OUT/$1.tar" "${@:2}" 2>/dev/null; echo "[packed $1]"; }
 
-if [ "$STEP" = report ] && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # a fresh machine
-if [ "$STEP" = tune ]; then
-  timeout 240 python3 benchmarks/finetune_exdark.py tune --data $G/exdark-train --detector $DET \
+TL=${TIME_LIMIT:-200}
+if [[ " $STEPS " == *" report "* ]] && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # fresh machine
+if [[ " $STEPS " == *" tune "* ]]; then
+  timeout $((TL + 40)) python3 benchmarks/finetune_exdark.py tune --data $G/exdark-train --detector $DET \
     --enhancers ${ENHANCERS:-zerodce++ zerodce} --seeds ${SEEDS:-0 1 2} --epochs ${EPOCHS:-10} --imgsz ${IMGSZ:-640} \
-    --batch-size 16 --jobs 6 --workers 3 --device ${DEVICE:-cuda} --time-limit ${TIME_LIMIT:-200} \
-    ${LIMIT:+--limit $LIMIT} --out runs/ft
+    --batch-size 16 --jobs 6 --workers 3 --device ${DEVICE:-cuda} --time-limit $TL \
+    ${ADAPTIVE:+--adaptive} ${GATE_LR:+--gate-lr $GATE_LR} ${PATIENCE:+--patience $PATIENCE} ${TAG:+--tag $TAG} ${LIMIT:+--limit $LIMIT} --out runs/ft
   for f in runs/ft/*/; do echo "== $f"; tail -n 3 "$f/stdout.log"; cat "$f/log.csv" 2>/dev/null; done
   pack tune runs/ft/*/best.pt runs/ft/*/history.json runs/ft/*/config.yaml runs/ft/*/log.csv runs/ft/*/stdout.log
-elif [ "$STEP" = report ]; then
-  timeout 110 python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET --runs runs/ft \
-    --device ${DEVICE:-cuda} --batch-size 32 --workers 8 ${LIMIT:+--limit $LIMIT} --out $R/finetune_exdark
+fi
+if [[ " $STEPS " == *" report "* ]]; then
+  mkdir -p $R/finetune_exdark && cp -rn benchmarks/results/finetune_exdark/baselines $R/finetune_exdark/  # reused
+  timeout ${REPORT_TIMEOUT:-150} python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET \
+    --runs runs/ft --device ${DEVICE:-cuda} --batch-size 32 --workers 8 ${LIMIT:+--limit $LIMIT} --out $R/finetune_exdark
   pack report $R/finetune_exdark.json $R/finetune_exdark.md $R/finetune_exdark/*/metrics.json
+  [ -n "${SKIP_PIPE:-}" ] && exit 0
   timeout ${PIPE_TIMEOUT:-90} python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
     --enhance none zerodce++ zerodce --batch-size 32 --workers 8 --device ${DEVICE:-cuda} ${LIMIT:+--limit $LIMIT} \
     --label gpu --out $R

@@ -110,6 +110,8 @@ class FinetuneConfig:
     val_fraction: float = 0.2
     enhancer: str = "zerodce"
     init_weights: str | None = "default"
+    adaptive: bool = False          # add a learned per-image strength gate (enhancers/gate.py)
+    gate_lr: float = 5e-3           # Adam learning rate of the gate's 57 parameters
     epochs: int = 10
     batch_size: int = 8
     imgsz: int = 640

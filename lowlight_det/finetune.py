@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--enhancer", choices=["zerodce", "zerodce++"])
     p.add_argument("--init-weights", help="start from these enhancer weights (default: shipped)")
+    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
+                   help="learn a per-image strength gate on the curves (illumination-adaptive; default off)")
+    p.add_argument("--gate-lr", type=float, help="learning rate of the strength gate")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--imgsz", type=int)
@@ -56,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on divergence, 2 on bad arguments or missing data."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
-    keys = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "epochs",
+    keys = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "adaptive",
+            "gate_lr", "epochs",
             "batch_size", "imgsz", "lr", "w_det", "w_ref", "class_map", "patience", "limit", "seed", "workers",
             "out", "device", "threads")
     overrides = {k: getattr(args, k) for k in keys}

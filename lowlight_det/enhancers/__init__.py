@@ -45,39 +45,48 @@ from lowlight_det.enhancers import shipped as _shipped  # noqa: E402,F401  (regi
 
 
 def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kwargs: dict[str, Any]) -> nn.Module:
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # None: as the weights say
     if weights is None:
         return model_cls(**kwargs)
     loaded = load_weights(arch, weights)
     arch_kwargs = merge_arch_kwargs(loaded.arch_kwargs, kwargs, f"weights {loaded.source}")
-    model = load_into(model_cls(**arch_kwargs), loaded)
+    # a strength gate added to weights that have none starts at its init (for fine-tuning)
+    model = load_into(model_cls(**arch_kwargs), loaded, may_lack=("gate.",) if arch_kwargs.get("adaptive") else ())
     model.weights_source = loaded.source  # type: ignore[assignment]
     model.weights_sha256 = loaded.sha256  # type: ignore[assignment]
     return model
 
 
 @register_enhancer("zerodce")
-def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8) -> ZeroDCE:
-    """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None."""
-    return _build(ZeroDCE, "zerodce", weights, {"width": width, "n_iter": n_iter})  # type: ignore[return-value]
+def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
+            adaptive: bool | None = None) -> ZeroDCE:
+    """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
+
+    ``adaptive``: with a learned per-image strength gate (None: as the weights say; True on weights
+    without a gate adds one at its init, for fine-tuning).
+    """
+    return _build(ZeroDCE, "zerodce", weights,  # type: ignore[return-value]
+                  {"width": width, "n_iter": n_iter, "adaptive": adaptive})
 
 
 @register_enhancer("zerodce++")
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-               scale_factor: float = 12) -> ZeroDCEPP:
-    """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` as for zerodce."""
-    model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter})
+               scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
+    """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` and ``adaptive`` as for zerodce."""
+    model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter, "adaptive": adaptive})
     assert isinstance(model, ZeroDCEPP)
     model.scale_factor = scale_factor  # an inference-time choice, not part of the weights
     return model
 
 
 @register_enhancer("zerodce-det")
-def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8) -> ZeroDCE:
+def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8,
+                adaptive: bool | None = None) -> ZeroDCE:
     """Zero-DCE tuned through a frozen COCO YOLO11n's detection loss on ExDark train images
-    (``zerodce.det-yolo11n``); ``weights`` as for zerodce."""
+    (``zerodce.det-yolo11n``); ``weights`` and ``adaptive`` as for zerodce."""
     if weights == "default":
         weights = "zerodce.det-yolo11n"
-    return zerodce(weights=weights, width=width, n_iter=n_iter)
+    return zerodce(weights=weights, width=width, n_iter=n_iter, adaptive=adaptive)
 
 
 def _no_weights(name: str, weights: str | Path | None) -> None:

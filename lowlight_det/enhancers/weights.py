@@ -233,10 +233,16 @@ def merge_arch_kwargs(required: Mapping[str, Any], given: Mapping[str, Any], sou
     return {**required, **given}
 
 
-def load_into(model: nn.Module, loaded: LoadedWeights) -> nn.Module:
-    """Strictly load ``loaded`` into ``model``; errors name the file."""
+def load_into(model: nn.Module, loaded: LoadedWeights, *, may_lack: tuple[str, ...] = ()) -> nn.Module:
+    """Strictly load ``loaded`` into ``model``; errors name the file.
+
+    ``may_lack``: key prefixes of ``model`` the weights may leave out (those parameters keep their init);
+    every key the weights do hold must still fit.
+    """
+    state = dict(loaded.state_dict)
+    keep = {k: v for k, v in model.state_dict().items() if k.startswith(may_lack) and k not in state} if may_lack else {}
     try:
-        model.load_state_dict(loaded.state_dict, strict=True)
+        model.load_state_dict({**keep, **state}, strict=True)
     except RuntimeError as exc:
         raise ValueError(f"{loaded.source}: weights do not fit {type(model).__name__}: {exc}") from exc
     return model

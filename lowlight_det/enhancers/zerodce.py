@@ -9,20 +9,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lowlight_det.enhancers.functional import apply_curves
+from lowlight_det.enhancers.gate import StrengthGate
 
 
 class CurveOutput(NamedTuple):
-    """What the zero-reference losses need from a curve enhancer.
+    """What the losses need from a curve enhancer.
 
     Attributes:
-        image: final enhanced image (B, 3, H, W).
-        curves: α maps, (B, 3·n_iter, H, W) for Zero-DCE, (B, 3, H, W) for Zero-DCE++, in [-1, 1].
-        halfway: the image after half of the iterations (4 of 8), (B, 3, H, W).
+        image: final enhanced image (B, 3, H, W), what ``forward`` returns (strength gate applied).
+        curves: α maps before the gate, (B, 3·n_iter, H, W) for Zero-DCE, (B, 3, H, W) for Zero-DCE++,
+            in [-1, 1].
+        halfway: the image after half of the iterations (4 of 8) of the ungated curves, (B, 3, H, W).
+        ungated: the final image of the ungated curves (the zero-reference losses judge this one);
+            ``image`` itself when the enhancer has no gate.
+        strength: the per-image strength (B, 1, 1, 1) in (0, 1), or None without a gate.
     """
 
     image: Tensor
     curves: Tensor
     halfway: Tensor
+    ungated: Tensor
+    strength: Tensor | None = None
 
 
 HALO = 7
@@ -37,6 +44,8 @@ class _CurveEnhancer(nn.Module):
     width: int
     shared_curve: bool
     band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: one pass
+    gate: StrengthGate | None  # illumination-adaptive strength (``adaptive=True``); None: full curves (no class default:
+    # nn.Module keeps submodules in _modules, which a class attribute would shadow)
     conv1: nn.Module
     conv2: nn.Module
     conv3: nn.Module
@@ -70,11 +79,23 @@ class _CurveEnhancer(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.estimate_curves(x).to(img.dtype).contiguous()
 
+    @property
+    def adaptive(self) -> bool:
+        """True when a learned per-image strength scales the curves (see :mod:`lowlight_det.enhancers.gate`)."""
+        return self.gate is not None
+
+    def _gated(self, img: Tensor, curves: Tensor, strength: Tensor | None = None) -> Tensor:
+        if self.gate is None:
+            return curves
+        if strength is None:
+            strength = self.gate(img)
+        return curves * strength.to(curves.dtype)
+
     def forward(self, img: Tensor) -> Tensor:
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
         if self._banded(img):
             return self._forward_banded(img)
-        curves = self._curves_for(img)
+        curves = self._gated(img, self._curves_for(img))
         return apply_curves(img, curves, self.n_iter if self.shared_curve else None)
 
     def _banded(self, img: Tensor) -> bool:
@@ -90,23 +111,28 @@ class _CurveEnhancer(nn.Module):
         assert self.band_rows is not None
         x = img.to(self._param_dtype())
         out = torch.empty_like(img)
+        strength = self.gate(img) if self.gate is not None else None  # global: from the whole image
         height, rows = img.shape[2], self.band_rows
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             a, b = max(0, y0 - HALO), min(height, y1 + HALO)
             band = x[:, :, a:b].contiguous(memory_format=torch.channels_last)
-            curves = self.estimate_curves(band)[:, :, y0 - a:y1 - a].to(img.dtype)
+            curves = self._gated(img, self.estimate_curves(band)[:, :, y0 - a:y1 - a].to(img.dtype), strength)
             out[:, :, y0:y1] = apply_curves(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None)
         return out
 
     def forward_curves(self, img: Tensor) -> CurveOutput:
-        """Enhance and also return the curve maps and the half-way image (for the losses)."""
+        """Enhance and also return the curve maps, the half-way image and the strength (for the losses)."""
         curves = self._curves_for(img)
         maps = curves.split(3, dim=1) if not self.shared_curve else (curves,) * self.n_iter
         half = self.n_iter // 2
         halfway = apply_curves(img, torch.cat(maps[:half], dim=1))
-        image = apply_curves(halfway, torch.cat(maps[half:], dim=1))
-        return CurveOutput(image, curves, halfway)
+        ungated = apply_curves(halfway, torch.cat(maps[half:], dim=1))
+        if self.gate is None:
+            return CurveOutput(ungated, curves, halfway, ungated)
+        strength = self.gate(img)
+        image = apply_curves(img, self._gated(img, curves, strength), self.n_iter if self.shared_curve else None)
+        return CurveOutput(image, curves, halfway, ungated, strength)
 
 
 def _check_image(img: Tensor) -> None:
@@ -120,7 +146,9 @@ class ZeroDCE(_CurveEnhancer):
     """Zero-DCE curve estimator (DCE-Net, Guo et al., CVPR 2020); 79,416 parameters at width 32.
 
     Seven 3x3 convolutions with symmetric skip concatenations; the last one outputs ``3·n_iter``
-    α maps through tanh, applied as ``n_iter`` iterations of LE(x) = x + α·(x² − x).
+    α maps through tanh, applied as ``n_iter`` iterations of LE(x) = x + α·(x² − x). With
+    ``adaptive=True`` a learned per-image strength in (0, 1) scales the α maps
+    (:class:`~lowlight_det.enhancers.gate.StrengthGate`, 57 more parameters).
 
     Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
 
@@ -135,7 +163,7 @@ class ZeroDCE(_CurveEnhancer):
     shared_curve = False
     band_rows: int | None = 64  # CPU inference in exact row bands (see _forward_banded); None: one pass
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool = False) -> None:
         super().__init__()
         self.n_iter = n_iter
         self.width = width
@@ -147,6 +175,7 @@ class ZeroDCE(_CurveEnhancer):
         self.conv6 = nn.Conv2d(2 * width, width, 3, padding=1)
         self.conv7 = nn.Conv2d(2 * width, 3 * n_iter, 3, padding=1)
         _init_weights(self)
+        self.gate = StrengthGate() if adaptive else None
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
@@ -171,6 +200,7 @@ class ZeroDCEPP(_CurveEnhancer):
     Depthwise-separable convolutions estimate one 3-channel α map on the input downscaled by
     ``scale_factor`` (bilinear); the map is upsampled back to the exact input size
     (bilinear, ``align_corners=True``) and reused for ``n_iter`` iterations at full resolution.
+    ``adaptive=True`` adds the per-image strength gate, as for :class:`ZeroDCE`.
     Any H x W works; the output has exactly the input size.
 
     Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
@@ -185,7 +215,7 @@ class ZeroDCEPP(_CurveEnhancer):
 
     shared_curve = True
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12, adaptive: bool = False) -> None:
         super().__init__()
         if scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
@@ -200,6 +230,7 @@ class ZeroDCEPP(_CurveEnhancer):
         self.conv6 = SeparableConv(2 * width, width)
         self.conv7 = SeparableConv(2 * width, 3)
         _init_weights(self)
+        self.gate = StrengthGate() if adaptive else None
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """One α map (B, 3, H, W) in [-1, 1], estimated at 1/``scale_factor`` resolution."""

@@ -2,7 +2,10 @@
 
 ``loss = w_det · detection_loss(detector(enhancer(img)), targets) + w_ref · zero_reference_loss``.
 The detector sees Ultralytics' letterboxed input (its data conventions, through public APIs); the
-zero-reference terms keep the output natural. Every epoch the enhancer is validated with the
+zero-reference terms keep the output natural. With ``adaptive`` the enhancer gets a learned
+per-image strength gate (``enhancers/gate.py``): the detection loss sees the gated output, the
+zero-reference loss the ungated curves, so the curves stay natural and the detector alone decides
+how much of them each image gets (the gate has its own learning rate, ``gate_lr``). Every epoch the enhancer is validated with the
 evaluator's metric code (pycocotools mAP50 / mAP50-95); the best checkpoint is kept, training stops
 early after ``patience`` epochs without improvement, and ``last.pt`` resumes exactly.
 """
@@ -93,10 +96,11 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     dataset = letterboxed_dataset(train_yaml, split="val", imgsz=cfg.imgsz)
     detector = freeze(detector_module(build_detector(cfg.detector)).to(device))  # its own copy, for the loss
 
-    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights).to(device).train()
+    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **({"adaptive": True} if cfg.adaptive else {}))
+    enhancer = enhancer.to(device).train()
     if not hasattr(enhancer, "forward_curves"):
         raise ValueError(f"enhancer {cfg.enhancer!r} is not a trainable curve enhancer")
-    optimizer = torch.optim.Adam(enhancer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(_param_groups(enhancer, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: list[dict[str, Any]] = []
@@ -143,7 +147,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
                 curves_out = net(img)
                 enhanced = curves_out.image.clamp(0, 1)
                 det, _ = detection_loss(detector, enhanced, _targets(batch, device))
-            ref = ref_loss(curves_out.image.float(), img, curves_out.curves.float()).total
+            ref = ref_loss(curves_out.ungated.float(), img, curves_out.curves.float()).total
             loss = cfg.w_det * det.float() + cfg.w_ref * ref
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"non-finite loss at epoch {epoch + 1}, step {steps + 1} "
@@ -151,12 +155,15 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(enhancer.parameters(), cfg.grad_clip)
+            for group in optimizer.param_groups:  # the gate's gradient must not shrink the curve net's
+                nn.utils.clip_grad_norm_(group["params"], cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             sums["total"] += loss.item()
             sums["det"] += det.item()
             sums["ref"] += ref.item()
+            if curves_out.strength is not None:
+                sums["strength"] = sums.get("strength", 0.0) + curves_out.strength.mean().item()  # mean gate
             steps += 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
         enhancer.eval()
@@ -182,6 +189,13 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             write_csv_log(out / "log.csv", history)
             write_json(out / "history.json", history)
     return FinetuneResult(enhancer, history, best_path, best_map50)
+
+
+def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:
+    """Curve-estimator parameters at ``cfg.lr``; the strength gate's (if any) at ``cfg.gate_lr``."""
+    gate = [p for n, p in enhancer.named_parameters() if n.startswith("gate.")]
+    rest = [p for n, p in enhancer.named_parameters() if not n.startswith("gate.")]
+    return [{"params": rest}] + ([{"params": gate, "lr": cfg.gate_lr, "weight_decay": 0.0}] if gate else [])
 
 
 def with_overrides(cfg: FinetuneConfig, **overrides: Any) -> FinetuneConfig:

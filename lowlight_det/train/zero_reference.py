@@ -66,8 +66,11 @@ def build_model(cfg: TrainConfig) -> nn.Module:
 
 
 def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
-    """The architecture options a checkpoint of ``model`` needs (width, iterations)."""
-    return {"width": model.width, "n_iter": model.n_iter}
+    """The architecture options a checkpoint of ``model`` needs (width, iterations, strength gate)."""
+    kwargs: dict[str, Any] = {"width": model.width, "n_iter": model.n_iter}
+    if getattr(model, "adaptive", False):
+        kwargs["adaptive"] = True
+    return kwargs
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool = True) -> TrainResult:
@@ -133,7 +136,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
         for img in bar:
             img = img.to(device, non_blocking=True)
             out_curves = net(img)
-            terms = loss_fn(out_curves.image, img, out_curves.curves)
+            terms = loss_fn(out_curves.ungated, img, out_curves.curves)
             if not torch.isfinite(terms.total):
                 values = ", ".join(f"{k}={v.item():.4g}" for k, v in zip(TERMS, terms, strict=True))
                 raise TrainingDivergedError(

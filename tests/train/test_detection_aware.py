@@ -55,6 +55,22 @@ def test_finetune_trains_enhancer_only_keeps_best_and_resumes_exactly(setup: dic
     assert all(torch.equal(full["state_dict"][k], part["state_dict"][k]) for k in full["state_dict"])
 
 
+@pytest.mark.integration
+def test_finetune_adaptive_learns_a_strength_gate(setup: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "gated"
+    assert finetune_main([*_args(setup, out, 1), "--adaptive", "--gate-lr", "0.05"]) == 0
+    last = read_checkpoint(out / "last.pt")
+    assert last["arch_kwargs"]["adaptive"] is True
+    assert 0 < last["history"][0]["strength"] < 1
+    assert last["optimizer"]["param_groups"][1]["lr"] == 0.05  # the gate has its own learning rate
+    init = read_checkpoint(setup["init"])["state_dict"]
+    assert any(not torch.equal(init[k], v) for k, v in last["state_dict"].items() if k in init)
+    fresh = ZeroDCE(adaptive=True).state_dict()  # the gate's init: zero last layer, bias logit(0.9)
+    assert not torch.equal(last["state_dict"]["gate.fc2.weight"], fresh["gate.fc2.weight"])
+    tuned = create_enhancer("zerodce", weights=out / "best.pt")
+    assert tuned.adaptive  # loads gated everywhere an enhancer does
+
+
 def test_finetune_needs_a_detector(capsys: pytest.CaptureFixture[str]) -> None:
     assert finetune_main(["--data", "x", "-q"]) == 2
     assert "--detector is required" in capsys.readouterr().err

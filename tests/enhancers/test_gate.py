@@ -1,0 +1,143 @@
+"""The illumination-adaptive strength gate: statistics, contract, loading and export."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from lowlight_det import create_enhancer
+from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
+from lowlight_det.enhancers.gate import StrengthGate, illumination_stats
+from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
+from lowlight_det.export import main as export_main
+from lowlight_det.train.zero_reference import arch_kwargs_of
+
+
+def _randomise_gate(model: ZeroDCE | ZeroDCEPP) -> None:
+    """A gate whose strength really depends on the image (the init gives one constant strength)."""
+    assert model.gate is not None
+    torch.nn.init.normal_(model.gate.fc2.weight, 0, 3.0)
+
+
+def test_illumination_stats_by_hand() -> None:
+    img = torch.full((2, 3, 4, 6), 0.5)
+    img[1] = 0.0
+    img[1, :, 0, :] = 1.0  # one bright row of four
+    stats = illumination_stats(img)
+    assert stats.shape == (2, 5) and stats.dtype == torch.float32
+    expected0 = [0.5, 0.0, 1 + math.log(0.51) / -math.log(0.01), 0.0, 0.0]
+    torch.testing.assert_close(stats[0], torch.tensor(expected0))
+    mean1 = 0.25
+    std1 = math.sqrt(0.25 * 0.75**2 + 0.75 * 0.25**2)
+    log1 = 1 + (0.25 * math.log(1.01) + 0.75 * math.log(0.01)) / -math.log(0.01)
+    torch.testing.assert_close(stats[1], torch.tensor([mean1, 2 * std1, log1, 0.75, 0.25]))
+
+
+def test_gate_starts_at_its_init_strength_and_stays_in_range() -> None:
+    gate = StrengthGate(init_strength=0.7)
+    assert sum(p.numel() for p in gate.parameters()) == 57
+    s = gate(torch.rand(3, 3, 9, 11))
+    assert s.shape == (3, 1, 1, 1)
+    torch.testing.assert_close(s, torch.full_like(s, 0.7))
+    torch.nn.init.normal_(gate.fc2.weight, 0, 3.0)
+    s = gate(torch.rand(3, 3, 9, 11) * torch.tensor([0.05, 0.4, 1.0]).view(3, 1, 1, 1))
+    assert ((s > 0) & (s < 1)).all() and s.std() > 1e-3  # dark and bright images get different strengths
+    with pytest.raises(ValueError, match="init_strength"):
+        StrengthGate(init_strength=1.0)
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_adaptive_enhancer_contract(cls: type[ZeroDCE] | type[ZeroDCEPP]) -> None:
+    model = cls(adaptive=True)
+    base = cls()
+    base.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("gate.")})
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in base.parameters()) + 57
+    _randomise_gate(model)
+    model.eval()
+    img = torch.rand(2, 3, 17, 23) * 0.4
+    version = img._version
+    with torch.no_grad():
+        out = model(img)
+        parts = torch.cat([model(img[:1]), model(img[1:])])
+        curves = model.forward_curves(img)
+        full = base.eval()(img)
+    assert img._version == version and out.shape == img.shape and out.dtype == img.dtype
+    assert 0 <= out.min() and out.max() <= 1
+    torch.testing.assert_close(out, parts)
+    torch.testing.assert_close(curves.image, out)
+    torch.testing.assert_close(curves.ungated, full)  # the zero-reference losses see the ungated curves
+    assert curves.strength is not None and curves.strength.shape == (2, 1, 1, 1)
+    assert not torch.allclose(out, full)
+    # strength -> 0 is the identity, whatever the curves
+    assert model.gate is not None
+    with torch.no_grad():
+        model.gate.fc2.bias.fill_(-40.0)
+        model.gate.fc2.weight.zero_()
+        torch.testing.assert_close(model(img), img)
+
+
+def test_every_parameter_of_an_adaptive_enhancer_gets_a_gradient() -> None:
+    model = ZeroDCE(adaptive=True)
+    _randomise_gate(model)
+    out = model.forward_curves(torch.rand(2, 3, 16, 16))
+    (out.image.mean() + out.ungated.mean()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_banded_cpu_inference_uses_one_strength_for_the_whole_image() -> None:
+    model = ZeroDCE(adaptive=True)
+    _randomise_gate(model)
+    model.eval()
+    img = torch.rand(1, 3, 300, 40)
+    img[:, :, :150] *= 0.1  # bands differ in brightness; the strength must not
+    with torch.no_grad():
+        banded = model(img)
+        model.band_rows = None
+        one_pass = model(img)
+    torch.testing.assert_close(banded, one_pass, rtol=0, atol=1e-5)
+
+
+def test_gate_added_to_gateless_weights_keeps_the_curve_net(tmp_path: Path) -> None:
+    shipped = create_enhancer("zerodce")
+    adaptive = create_enhancer("zerodce", adaptive=True)
+    assert adaptive.adaptive and not shipped.adaptive
+    for k, v in shipped.state_dict().items():
+        torch.testing.assert_close(adaptive.state_dict()[k], v, rtol=0, atol=0)
+    # a gated checkpoint records the gate and comes back gated, with the gate's values
+    _randomise_gate(adaptive)
+    ckpt = atomic_save(make_checkpoint(adaptive, arch="zerodce", arch_kwargs=arch_kwargs_of(adaptive), meta={}),
+                       tmp_path / "gated.pt")
+    assert read_checkpoint(ckpt)["arch_kwargs"] == {"width": 32, "n_iter": 8, "adaptive": True}
+    back = create_enhancer("zerodce", weights=ckpt)
+    assert back.adaptive
+    for k, v in adaptive.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[k], v, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="adaptive=True"):
+        create_enhancer("zerodce", weights=ckpt, adaptive=False)
+
+
+def test_only_the_gate_may_be_missing(tmp_path: Path) -> None:
+    state = ZeroDCE().state_dict()
+    del state["conv3.bias"]
+    path = atomic_save(_checkpoint_of(state), tmp_path / "broken.pt")
+    with pytest.raises(ValueError, match=r"(?s)broken\.pt.*conv3\.bias"):
+        create_enhancer("zerodce", weights=path, adaptive=True)
+
+
+def _checkpoint_of(state: dict[str, torch.Tensor]) -> dict[str, object]:
+    return {"format": 1, "arch": "zerodce", "arch_kwargs": {}, "state_dict": state, "meta": {}}
+
+
+def test_onnx_export_of_an_adaptive_enhancer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = ZeroDCEPP(adaptive=True)
+    _randomise_gate(model)
+    weights = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs=arch_kwargs_of(model), meta={}),
+                          tmp_path / "gated.pt")
+    out = tmp_path / "gated.onnx"
+    assert export_main(["--enhancer", "zerodce++", "--weights", str(weights), "--dynamic", "--out", str(out),
+                        "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith("OK") and float(printed.split("max abs error ")[1].split()[0]) <= 1e-4
