@@ -8,6 +8,9 @@ Two steps, so that tuning can run where the GPU is and reporting where the data 
         --detector ../shared/models/yolo11n-coco.pt --enhancers zerodce++ zerodce --seeds 0 1 2 \\
         --epochs 10 --imgsz 640 --batch-size 16 --jobs 6 --out runs/finetune_exdark
 
+    # the same with the illumination-adaptive strength gate (runs named ENHANCER-gate-seedN)
+    python benchmarks/finetune_exdark.py tune ... --adaptive --gate-lr 0.01 --patience 4 --epochs 15 --tag gate
+
     # report on the 379 official *test* images of exdark-mini (never used for tuning): mean ± std over seeds
     python benchmarks/finetune_exdark.py report --data ../shared/data/exdark-mini \\
         --detector ../shared/models/yolo11n-coco.pt --runs runs/finetune_exdark \\
@@ -172,8 +175,10 @@ def report(args: argparse.Namespace) -> None:
                 "history": history,
             }
         )
+    intervals = _intervals(args, out, runs)
     none50 = statistics.mean(r["map50"] for r in rows["none"])
-    table = ["| enhancer | runs | mAP50 | mAP50-95 | Δ mAP50 vs none |", "|---|---:|---:|---:|---:|"]
+    table = ["| enhancer | runs | mAP50 | mAP50-95 | Δ mAP50 vs none | 95% interval of Δ, per run |",
+             "|---|---:|---:|---:|---:|---|"]
     summary: dict[str, Any] = {}
     for label, vals in rows.items():
         stats = {
@@ -181,11 +186,17 @@ def report(args: argparse.Namespace) -> None:
             for k in ("map50", "map50_95")
         }
         summary[label] = {"runs": runs.get(label, vals), **{k: {"mean": m, "std": s} for k, (m, s) in stats.items()}}
+        cis = [intervals.get(r["run"]) for r in runs.get(label, [{"run": f"baselines/{label}"}])]
+        if label not in runs and cis[0]:
+            summary[label]["delta_map50_interval"] = cis[0]
+        ci_text = " · ".join(f"[{c['low']:+.1f}, {c['high']:+.1f}]" for c in cis if c) or "–"
         table.append(
             f"| {label} | {len(vals)} | {stats['map50'][0]:.1f} ± {stats['map50'][1]:.1f} | "
-            f"{stats['map50_95'][0]:.1f} ± {stats['map50_95'][1]:.1f} | {stats['map50'][0] - none50:+.1f} |"
+            f"{stats['map50_95'][0]:.1f} ± {stats['map50_95'][1]:.1f} | {stats['map50'][0] - none50:+.1f} | {ci_text} |"
         )
     meta = {
+        "interval": f"paired Δ mAP50 vs none over {args.ci_resamples} half-samples of the test images "
+                    "(lowlight_det.eval.coco.paired_delta_map50); test-set sampling noise, not seed noise",
         "test_data": args.data,
         "detector": args.detector,
         "imgsz": args.imgsz,
@@ -196,6 +207,34 @@ def report(args: argparse.Namespace) -> None:
     (out.parent / f"{out.name}.json").write_text(json.dumps({"meta": meta, "rows": summary}, indent=2) + "\n")
     (out.parent / f"{out.name}.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
+
+
+def _intervals(args: argparse.Namespace, out: Path, runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict]:
+    """95% intervals of every row's Δ mAP50 vs none where both predictions files are at hand (the evaluator
+    writes them next to metrics.json; they are not committed), keyed by run folder or ``baselines/<name>``."""
+    from lowlight_det.data.detection import to_coco
+    from lowlight_det.data.loaders import load_detection_dataset
+    from lowlight_det.eval.coco import paired_delta_map50
+
+    none_file = out / "baselines" / "predictions_none.json"
+    if not args.ci_resamples or not none_file.is_file():
+        return {}
+    ds, _ = load_detection_dataset(args.data, split="test")
+    gt = to_coco(ds.subset(args.limit))
+    none = json.loads(none_file.read_text())
+    files = {f"baselines/{n}": out / "baselines" / f"predictions_{n}.json" for n in BASELINES if n != "none"}
+    for label_runs in runs.values():
+        for r in label_runs:
+            files[r["run"]] = next((out / r["run"]).glob("predictions_*.json"), out / r["run"] / "missing")
+    found = {}
+    for key, f in files.items():
+        if f.is_file():
+            found[key] = paired_delta_map50(gt, none, json.loads(f.read_text()), resamples=args.ci_resamples).as_dict()
+            for label_runs in runs.values():
+                for r in label_runs:
+                    if r["run"] == key:
+                        r["delta_map50_interval"] = found[key]
+    return found
 
 
 def main() -> None:
@@ -223,6 +262,7 @@ def main() -> None:
     r.add_argument("--runs", required=True, nargs="+", help="the --out folder(s) of tune")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--limit", type=int, default=None, help="first N test images only (smoke runs)")
+    r.add_argument("--ci-resamples", type=int, default=200, help="half-samples for the Δ intervals (0: none)")
     for q in (t, r):
         q.add_argument("--detector", required=True)
         q.add_argument("--imgsz", type=int, default=640)

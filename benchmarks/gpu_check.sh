@@ -39,10 +39,12 @@ if [[ " $STEPS " == *" tune "* ]]; then
   pack tune runs/ft/*/best.pt runs/ft/*/history.json runs/ft/*/config.yaml runs/ft/*/log.csv runs/ft/*/stdout.log
 fi
 if [[ " $STEPS " == *" report "* ]]; then
-  mkdir -p $R/finetune_exdark && cp -rn benchmarks/results/finetune_exdark/baselines $R/finetune_exdark/  # reused
+  mkdir -p $R/finetune_exdark
+  [ -z "${FRESH:-}" ] && cp -rn benchmarks/results/finetune_exdark/baselines $R/finetune_exdark/  # reused
   timeout ${REPORT_TIMEOUT:-150} python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET \
     --runs runs/ft --device ${DEVICE:-cuda} --batch-size 32 --workers 8 ${LIMIT:+--limit $LIMIT} --out $R/finetune_exdark
   pack report $R/finetune_exdark.json $R/finetune_exdark.md $R/finetune_exdark/*/metrics.json
+  tar czf "$OUT/predictions.tgz" $R/finetune_exdark/*/predictions_*.json && echo "[packed predictions]"  # for intervals
   [ -n "${SKIP_PIPE:-}" ] && exit 0
   timeout ${PIPE_TIMEOUT:-90} python3 benchmarks/bench_pipeline.py --data $G/exdark-test --split test --weights $DET \
     --enhance none zerodce++ zerodce --batch-size 32 --workers 8 --device ${DEVICE:-cuda} ${LIMIT:+--limit $LIMIT} \

@@ -1,7 +1,7 @@
 """Ship a detection-tuned enhancer run (``benchmarks/finetune_exdark.py tune``) as package weights.
 
-    python benchmarks/ship_detection_tuned.py runs/ft/zerodce-seed0/best.pt --tag det-yolo11n \\
-        --note "seed-0 run of the enhancer with the best mean hold-out val mAP50 over 3 seeds"
+    python benchmarks/ship_detection_tuned.py runs/ft/zerodcepp-gate-seed0/best.pt --tag det-yolo11n \\
+        --note "seed-0 run (fixed rule) of ..."
 
 Adds a ``shipped`` block to the checkpoint's metadata (what it was tuned on and for, how it was
 selected), then writes ``lowlight_det/weights/<arch>-<tag>-<sha8>.pt`` (print its sha256 for

@@ -82,11 +82,21 @@ def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_ite
 @register_enhancer("zerodce-det")
 def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8,
                 adaptive: bool | None = None) -> ZeroDCE:
-    """Zero-DCE tuned through a frozen COCO YOLO11n's detection loss on ExDark train images
-    (``zerodce.det-yolo11n``); ``weights`` and ``adaptive`` as for zerodce."""
+    """Zero-DCE with a strength gate, tuned through a frozen COCO YOLO11n's detection loss on ExDark train
+    images (``zerodce.det-yolo11n``); ``weights`` and ``adaptive`` as for zerodce."""
     if weights == "default":
         weights = "zerodce.det-yolo11n"
-    return zerodce(weights=weights, width=width, n_iter=n_iter, adaptive=adaptive)
+    return zerodce(weights=weights, width=width, n_iter=n_iter, adaptive=adaptive)  # type: ignore[return-value]
+
+
+@register_enhancer("zerodce++-det")
+def zerodce_pp_det(*, weights: str | Path | None = "zerodce++.det-yolo11n", width: int = 32, n_iter: int = 8,
+                   scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
+    """Zero-DCE++ with a strength gate, tuned like ``zerodce-det`` (``zerodce++.det-yolo11n``); the fast choice."""
+    if weights == "default":
+        weights = "zerodce++.det-yolo11n"
+    return zerodce_pp(weights=weights, width=width, n_iter=n_iter, scale_factor=scale_factor,  # type: ignore[return-value]
+                      adaptive=adaptive)
 
 
 def _no_weights(name: str, weights: str | Path | None) -> None:

@@ -1,8 +1,8 @@
 """Straightforward forward passes of the curve enhancers: the yardstick for the optimised paths.
 
 Contiguous NCHW float32 tensors through the model's own DCE-Net layers (whose maths the parity tests
-check against the authors' code), every iteration of the curve a separate step; no memory-format change,
-no row bands, no fusion. Benchmarks time the optimised forward against these and
+check against the authors' code) and its strength gate if it has one, every iteration of the curve a
+separate step; no memory-format change, no row bands, no fusion. Benchmarks time the optimised forward against these and
 tests check that every optimised path matches them (``benchmarks/bench_enhancers.py``,
 ``tests/enhancers/test_fast_paths.py``).
 """
@@ -38,6 +38,9 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
         maps = [r] * model.n_iter
     else:
         maps = list(model._dce_net(x).split(3, 1))
+    if model.gate is not None:  # per-image strength on the α maps, from the whole image
+        strength = model.gate(x)
+        maps = [a * strength for a in maps]
     for a in maps:
         x = x + a * (x.pow(2) - x)
     return x

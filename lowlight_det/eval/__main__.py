@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="enhance at native resolution before letterboxing (default: on the detector input)")
     p.add_argument("--gallery", type=int, default=d.gallery, help="images in the gallery plot (0: none)")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--delta-ci", type=int, default=d.delta_ci, metavar="N",
+                   help="95%% interval of each row's Δ mAP50 vs none from N paired half-samples of the images "
+                        "(e.g. 200; 0: off)")
     p.add_argument("--resume", action="store_true", help="reuse finished rows in --out")
     add_common_args(p)
     return p
@@ -72,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          batch_size=args.batch_size, out=args.out or f"runs/eval/{Path(args.data).stem}",
                          limit=args.limit, conf=args.conf, iou=args.iou, max_det=args.max_det,
                          class_map=args.class_map, enhance_before_letterbox=args.enhance_before_letterbox,
-                         gallery=args.gallery, plots=not args.no_plots, threads=args.threads)
+                         gallery=args.gallery, plots=not args.no_plots, threads=args.threads,
+                         delta_ci=args.delta_ci)
         if cfg.data == "demo":
             from lowlight_det.demo import demo_config
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 import cv2
 
-from lowlight_det.data.detection import DetectionDataset
+from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.eval.report import (
     console_table,
@@ -77,6 +78,8 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                                 resume=resume, progress=progress)
     out = Path(cfg.out)
     delta = deltas(results)
+    if cfg.delta_ci and "none" in cfg.enhance:
+        add_intervals(delta, to_coco(ds), out, [n for n in cfg.enhance if n != "none"], cfg.delta_ci)
     note = "Ran on the built-in demo (synthetic scenes, synthetic darkening); use --data exdark --weights ... " \
            "for real dark images." if cfg.data == "demo" else ""
     extra = recovery_lines(results, WELL_LIT) if well_lit is not None else []
@@ -92,6 +95,22 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
     write_json(out / "metrics.json", metrics)
     write_report(out, meta, results, delta, note=note, extra=extra)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
+
+
+def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Path, names: list[str],
+                  resamples: int) -> None:
+    """Add ``map50_ci95`` ([low, high]) and ``map50_ci_std`` to each row of ``delta`` (rows scored on the same
+    images as ``none``), from the predictions files the evaluation wrote to ``out``."""
+    from lowlight_det.eval.coco import paired_delta_map50
+
+    def preds(name: str) -> Any:
+        return json.loads((out / f"predictions_{name}.json").read_text())
+
+    base = preds("none")
+    for name in names:
+        d = paired_delta_map50(gt, base, preds(name), resamples=resamples)
+        delta.setdefault(name, {}).update(map50_ci95=[round(d.low, 3), round(d.high, 3)], map50_ci_std=round(d.std, 3),
+                                          ci_resamples=resamples)
 
 
 def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[EnhancerResult], detector: Any,

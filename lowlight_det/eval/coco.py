@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,81 @@ def coco_map(gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]], *,
         p = p[p > -1]
         per_class[cat["name"]] = round(100.0 * float(p.mean()), 3) if p.size else None
     return CocoMetrics(_pct(s[0]), _pct(s[1]), _pct(s[3]), _pct(s[4]), _pct(s[5]), per_class)
+
+
+@dataclass
+class DeltaInterval:
+    """Paired difference of mAP50 (``b`` − ``a``, points) with a normal-approximation interval.
+
+    ``std`` is the spread of the difference over random half-samples of the images (both rows scored
+    on the same half each time); for a statistic like mAP, half-sampling without replacement has about
+    the variance of the full-sample statistic, so ``delta ± z·std`` is an interval for the difference
+    that reflects which images happened to be in the test set. Seed noise is not included.
+    """
+
+    delta: float
+    std: float
+    low: float
+    high: float
+    resamples: int
+    level: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+class _Ap50Evaluator:
+    """COCOeval run once; AP50 then re-accumulated on image subsets (no re-matching)."""
+
+    def __init__(self, coco_gt: COCO, predictions: Sequence[Mapping[str, Any]], ids: list[int]) -> None:
+        with _quiet():
+            self.ev = COCOeval(coco_gt, coco_gt.loadRes([dict(p) for p in predictions]), "bbox")
+            self.ev.params.imgIds = ids
+            self.ev.params.iouThrs = np.array([0.5])
+            self.ev.evaluate()
+        self.all = list(self.ev.evalImgs)
+
+    def ap50(self, keep: set[int] | None = None) -> float:
+        # accumulate() indexes evalImgs by the evaluated image list, so images outside ``keep`` are blanked
+        self.ev.evalImgs = self.all if keep is None else [e if e is None or e["image_id"] in keep else None
+                                                          for e in self.all]
+        with _quiet():
+            self.ev.accumulate()
+        prec = self.ev.eval["precision"][0, :, :, 0, -1]  # [R, K] at IoU 0.5, all areas, maxDets 100
+        valid = prec[prec > -1]
+        return 100.0 * float(valid.mean()) if valid.size else 0.0
+
+
+def paired_delta_map50(gt: Mapping[str, Any], predictions_a: Sequence[Mapping[str, Any]],
+                       predictions_b: Sequence[Mapping[str, Any]], *, resamples: int = 200, level: float = 0.95,
+                       seed: int = 0) -> DeltaInterval:
+    """mAP50 of ``predictions_b`` minus that of ``predictions_a`` on the same images, with an interval.
+
+    Args:
+        gt: COCO ground-truth dict.
+        predictions_a, predictions_b: COCO results of two rows (e.g. ``none`` and a tuned enhancer).
+        resamples: random half-samples of the images with ground truth.
+        level: two-sided coverage of the interval.
+        seed: of the half-samples (the same halves for both rows).
+
+    Returns:
+        :class:`DeltaInterval`; ``delta`` matches the difference of :func:`coco_map`'s ``map50``.
+    """
+    if resamples < 2:
+        raise ValueError(f"resamples must be >= 2, got {resamples}")
+    coco_gt = _coco_from_dict(gt)
+    ids = sorted(coco_gt.getImgIds())
+    with_boxes = sorted({a["image_id"] for a in gt["annotations"]})
+    a, b = _Ap50Evaluator(coco_gt, predictions_a, ids), _Ap50Evaluator(coco_gt, predictions_b, ids)
+    delta = b.ap50() - a.ap50()
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(resamples):
+        half = set(rng.choice(with_boxes, size=len(with_boxes) // 2, replace=False).tolist())
+        diffs.append(b.ap50(half) - a.ap50(half))
+    std = float(np.std(diffs, ddof=1))
+    z = float(NormalDist().inv_cdf(0.5 + level / 2))
+    return DeltaInterval(delta, std, delta - z * std, delta + z * std, resamples, level)
 
 
 def _class_or_none(coco_gt: COCO, cat_id: int, ids: list[int], value: float) -> float | None:

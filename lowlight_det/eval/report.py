@@ -23,15 +23,22 @@ def _signed(x: float | None) -> str:
     return "–" if x is None else f"{x:+.1f}"
 
 
-def main_table(results: Sequence[Any], deltas: dict[str, dict[str, float]]) -> list[str]:
+def _delta(d: dict[str, Any]) -> str:
+    """Δ mAP50, with its 95% interval when the evaluation computed one (``--delta-ci``)."""
+    ci = d.get("map50_ci95")
+    return _signed(d.get("map50")) + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
+
+
+def main_table(results: Sequence[Any], deltas: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown rows: one line per evaluated row."""
-    lines = ["| row | enhancer | mAP50-95 | mAP50 | Δ mAP50 vs none | AP small | AP medium | AP large | "
+    ci = " [95% interval]" if any("map50_ci95" in d for d in deltas.values()) else ""
+    lines = [f"| row | enhancer | mAP50-95 | mAP50 | Δ mAP50 vs none{ci} | AP small | AP medium | AP large | "
              "decode ms | enhance ms | detect ms |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         m, t = r.metrics, r.timing_ms
-        d = deltas.get(r.name, {}).get("map50")
-        lines.append(f"| {r.label or r.name} | {r.enhancer} | {_f(m['map50_95'])} | {_f(m['map50'])} | {_signed(d)} | "
+        lines.append(f"| {r.label or r.name} | {r.enhancer} | {_f(m['map50_95'])} | {_f(m['map50'])} | "
+                     f"{_delta(deltas.get(r.name, {}))} | "
                      f"{_f(m['ap_small'])} | {_f(m['ap_medium'])} | {_f(m['ap_large'])} | {_f(t.get('decode'))} | "
                      f"{_f(t.get('enhance'))} | {_f(t.get('detect'))} |")
     return lines
@@ -73,7 +80,7 @@ def recovery_lines(results: Sequence[Any], upper: str, dark: str = "none") -> li
     return lines
 
 
-def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas: dict[str, dict[str, float]],
+def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas: dict[str, dict[str, Any]],
                  *, note: str = "", extra: Sequence[str] = ()) -> Path:
     """``report.md``: settings, main table, slices, per-class AP50, data issues."""
     cfg = info["config"]
@@ -101,12 +108,12 @@ def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas
     return write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
-def console_table(results: Sequence[Any], deltas: dict[str, dict[str, float]]) -> str:
+def console_table(results: Sequence[Any], deltas: dict[str, dict[str, Any]]) -> str:
     """Plain-text table for the terminal."""
     rows = [("row", "mAP50-95", "mAP50", "Δ mAP50", "ms/img")]
     for r in results:
         rows.append((r.label or r.name, _f(r.metrics["map50_95"]), _f(r.metrics["map50"]),
-                     _signed(deltas.get(r.name, {}).get("map50")), _f(r.timing_ms.get("total"), 0)))
+                     _delta(deltas.get(r.name, {})), _f(r.timing_ms.get("total"), 0)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
                      for row in rows)

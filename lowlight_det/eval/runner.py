@@ -28,7 +28,7 @@ from lowlight_det.train.common import versions
 
 logger = logging.getLogger(__name__)
 
-LEARNED = ("zerodce", "zerodce++", "zerodce-det")
+LEARNED = ("zerodce", "zerodce++", "zerodce-det", "zerodce++-det")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class EvalConfig:
     plots: bool = True
     threads: int | None = None
     workers: int = 0
+    delta_ci: int = 0               # half-samples for a 95% interval of each row's Δ mAP50 vs none (0: off)
 
 
 @dataclass
@@ -221,7 +222,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
     return results
 
 
-def deltas(results: list[EnhancerResult], baseline: str = "none") -> dict[str, dict[str, float]]:
+def deltas(results: list[EnhancerResult], baseline: str = "none") -> dict[str, dict[str, Any]]:
     """mAP differences of every row against the baseline row."""
     base = next((r for r in results if r.name == baseline), None)
     if base is None:

@@ -12,7 +12,7 @@ from lowlight_det.enhancers.zerodce import HALO, ZeroDCE
 TOL = 1e-5  # float32, the bound
 
 
-@pytest.mark.parametrize("name", ["zerodce", "zerodce++", "zerodce-det"])
+@pytest.mark.parametrize("name", ["zerodce", "zerodce++", "zerodce-det", "zerodce++-det"])
 @pytest.mark.parametrize("shape", [(1, 3, 37, 53), (2, 3, 64, 48)])
 def test_default_cpu_path_matches_reference(name: str, shape: tuple[int, ...]) -> None:
     model = create_enhancer(name).eval()

@@ -25,17 +25,22 @@ def test_default_weights_are_ours_and_brighten(arch: str) -> None:
     assert out.mean() > 1.5 * dark.mean() and 0 <= out.min() and out.max() <= 1
 
 
-def test_detection_tuned_weights_are_shipped_with_their_provenance() -> None:
-    spec = get_weights("zerodce.det-yolo11n")
-    tuned = create_enhancer("zerodce-det").eval()
-    assert tuned.weights_sha256 == spec.sha256
-    assert create_enhancer("zerodce", weights="zerodce.det-yolo11n").weights_sha256 == spec.sha256
+@pytest.mark.parametrize("arch", ["zerodce", "zerodce++"])
+def test_detection_tuned_weights_are_shipped_with_their_provenance(arch: str) -> None:
+    spec = get_weights(f"{arch}.det-yolo11n")
+    tuned = create_enhancer(f"{arch}-det").eval()
+    assert tuned.weights_sha256 == spec.sha256 and tuned.adaptive
+    assert create_enhancer(arch, weights=f"{arch}.det-yolo11n").weights_sha256 == spec.sha256
     meta = read_checkpoint(tuned.weights_source)["meta"]
     assert meta["tuned_for"].startswith("detection") and meta["dataset"]["split"] == "train"
     assert meta["dataset"]["val"].startswith("20% of train") and meta["val"]["map50"] > 0
+    assert meta["config"]["adaptive"] is True and meta["config"]["enhancer"] == arch
     assert "YOLO11n" in meta["shipped"]["tuned_for"] and "train split" in meta["shipped"]["tuned_on"]
-    # tuned for the detector: it brightens dark input less than the eye-tuned weights it started from
+    # tuned for the detector: the learned strength keeps it close to its input, far closer than the
+    # eye-tuned weights it started from, yet it still brightens dark input a little
     dark = torch.linspace(0.02, 0.2, 64 * 64 * 3).reshape(1, 3, 64, 64)
     with torch.inference_mode():
-        eye, det = create_enhancer("zerodce").eval()(dark), tuned(dark)
-    assert dark.mean() < det.mean() < eye.mean()
+        eye, det = create_enhancer(arch).eval()(dark), tuned(dark)
+        strength = tuned.gate(dark).item()
+    assert 0 < strength < 0.2
+    assert dark.mean() < det.mean() and (det - dark).abs().mean() < 0.25 * (eye - dark).abs().mean()

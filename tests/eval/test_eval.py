@@ -67,13 +67,22 @@ def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tm
 @pytest.mark.integration
 def test_detection_tuned_enhancer_is_a_row_of_its_own(yolo_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
-    args = ["--data", str(yolo_dataset), "--weights", str(TINY_YOLO), "--enhance", "zerodce,zerodce-det",
-            "--imgsz", "64", "--batch-size", "4", "--out", str(out), "--gallery", "0", "--no-plots", "-q"]
+    args = ["--data", str(yolo_dataset), "--weights", str(TINY_YOLO), "--enhance", "zerodce,zerodce-det,zerodce++-det",
+            "--imgsz", "64", "--batch-size", "4", "--out", str(out), "--gallery", "0", "--no-plots", "--delta-ci", "10",
+            "-q"]
     assert eval_main(args) == 0
-    results = json.loads((out / "metrics.json").read_text())["results"]
-    assert list(results) == ["none", "zerodce", "zerodce-det"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    results = metrics["results"]
+    assert list(results) == ["none", "zerodce", "zerodce-det", "zerodce++-det"]
     assert Path(results["zerodce"]["weights"]["source"]).name.startswith("zerodce-sice-")
     assert Path(results["zerodce-det"]["weights"]["source"]).name.startswith("zerodce-det-yolo11n-")
+    assert Path(results["zerodce++-det"]["weights"]["source"]).name.startswith("zerodce++-det-yolo11n-")
+    for name in ("zerodce", "zerodce-det", "zerodce++-det"):  # paired intervals around each row's Δ mAP50
+        d = metrics["delta_vs_none"][name]
+        low, high = d["map50_ci95"]
+        assert low <= d["map50"] <= high and d["ci_resamples"] == 10
+    assert "map50_ci95" not in metrics["delta_vs_none"]["none"]
+    assert "[95% interval]" in (out / "report.md").read_text()
 
 
 def test_missing_detector_is_a_clear_error(yolo_dataset: Path, tmp_path: Path,
