@@ -109,3 +109,14 @@ def test_finetune_ddp_two_cpu_processes(setup: dict[str, Path], tmp_path: Path) 
     assert all(torch.equal(a[k], b[k]) for k in a)
     init = read_checkpoint(setup["init"])["state_dict"]
     assert any(not torch.equal(init[k], a[k]) for k in a)
+
+
+def test_shipped_finetune_config_is_the_recipe_of_the_shipped_weights() -> None:
+    from lowlight_det.config import FinetuneConfig, load_config, to_dict
+
+    cfg = to_dict(load_config(FinetuneConfig, REPO / "configs" / "finetune_zerodcepp_yolo11n.yaml"))
+    assert cfg["val_split"] is None and cfg["adaptive"]
+    shipped = read_checkpoint(create_enhancer("zerodce++-det").weights_source)["meta"]["config"]
+    keys = ("enhancer", "init_weights", "adaptive", "gate_lr", "lr", "weight_decay", "grad_clip", "batch_size",
+            "imgsz", "w_det", "w_ref", "val_split", "val_fraction", "patience", "epochs", "seed", "loss")
+    assert {k: cfg[k] for k in keys} == {k: shipped[k] for k in keys}
