@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments."""
     p = argparse.ArgumentParser(prog="python -m lowlight_det.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--enhancer", default="zerodce", choices=["zerodce", "zerodce++"])
+    p.add_argument("--enhancer", default="zerodce", choices=["zerodce", "zerodce++", "zerodce-det", "zerodce++-det"])
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     p.add_argument("--weights", default=None, help="weights id or path (default: shipped weights)")
     p.add_argument("--scale-factor", type=float, default=None, help="zerodce++ curve-estimation downscale (default 12)")
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     kwargs: dict = {} if args.weights is None else {"weights": args.weights}
-    if args.scale_factor is not None and args.enhancer == "zerodce++":
+    if args.scale_factor is not None and args.enhancer.startswith("zerodce++"):
         kwargs["scale_factor"] = args.scale_factor
     try:
         model = create_enhancer(args.enhancer, **kwargs).eval()

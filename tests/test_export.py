@@ -51,3 +51,10 @@ def test_export_help() -> None:
     out = subprocess.run([sys.executable, "-m", "lowlight_det.export", "--help"], capture_output=True, text=True,
                          check=True)
     assert "--dynamic" in out.stdout and "onnx" in out.stdout
+
+
+def test_export_of_the_shipped_detection_tuned_enhancer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "det.onnx"
+    assert export_main(["--enhancer", "zerodce++-det", "--dynamic", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert out.is_file() and printed.rstrip().endswith("OK")
