@@ -214,26 +214,22 @@ def _intervals(args: argparse.Namespace, out: Path, runs: dict[str, list[dict[st
     writes them next to metrics.json; they are not committed), keyed by run folder or ``baselines/<name>``."""
     from lowlight_det.data.detection import to_coco
     from lowlight_det.data.loaders import load_detection_dataset
-    from lowlight_det.eval.coco import paired_delta_map50
+    from lowlight_det.eval.coco import paired_deltas_map50
 
     none_file = out / "baselines" / "predictions_none.json"
     if not args.ci_resamples or not none_file.is_file():
         return {}
     ds, _ = load_detection_dataset(args.data, split="test")
     gt = to_coco(ds.subset(args.limit))
-    none = json.loads(none_file.read_text())
     files = {f"baselines/{n}": out / "baselines" / f"predictions_{n}.json" for n in BASELINES if n != "none"}
-    for label_runs in runs.values():
-        for r in label_runs:
-            files[r["run"]] = next((out / r["run"]).glob("predictions_*.json"), out / r["run"] / "missing")
-    found = {}
-    for key, f in files.items():
-        if f.is_file():
-            found[key] = paired_delta_map50(gt, none, json.loads(f.read_text()), resamples=args.ci_resamples).as_dict()
-            for label_runs in runs.values():
-                for r in label_runs:
-                    if r["run"] == key:
-                        r["delta_map50_interval"] = found[key]
+    tuned = [r for label_runs in runs.values() for r in label_runs]
+    files.update({r["run"]: next((out / r["run"]).glob("predictions_*.json"), out / r["run"] / "missing") for r in tuned})
+    rows = {key: json.loads(f.read_text()) for key, f in files.items() if f.is_file()}
+    found = {key: d.as_dict() for key, d in paired_deltas_map50(gt, json.loads(none_file.read_text()), rows,
+                                                                 resamples=args.ci_resamples).items()}
+    for r in tuned:
+        if r["run"] in found:
+            r["delta_map50_interval"] = found[r["run"]]
     return found
 
 

@@ -101,14 +101,13 @@ def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Pat
                   resamples: int) -> None:
     """Add ``map50_ci95`` ([low, high]) and ``map50_ci_std`` to each row of ``delta`` (rows scored on the same
     images as ``none``), from the predictions files the evaluation wrote to ``out``."""
-    from lowlight_det.eval.coco import paired_delta_map50
+    from lowlight_det.eval.coco import paired_deltas_map50
 
     def preds(name: str) -> Any:
         return json.loads((out / f"predictions_{name}.json").read_text())
 
-    base = preds("none")
-    for name in names:
-        d = paired_delta_map50(gt, base, preds(name), resamples=resamples)
+    found = paired_deltas_map50(gt, preds("none"), {n: preds(n) for n in names}, resamples=resamples)
+    for name, d in found.items():
         delta.setdefault(name, {}).update(map50_ci95=[round(d.low, 3), round(d.high, 3)], map50_ci_std=round(d.std, 3),
                                           ci_resamples=resamples)
 

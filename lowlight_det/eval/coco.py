@@ -142,21 +142,33 @@ def paired_delta_map50(gt: Mapping[str, Any], predictions_a: Sequence[Mapping[st
     Returns:
         :class:`DeltaInterval`; ``delta`` matches the difference of :func:`coco_map`'s ``map50``.
     """
+    return paired_deltas_map50(gt, predictions_a, {"b": predictions_b}, resamples=resamples, level=level,
+                               seed=seed)["b"]
+
+
+def paired_deltas_map50(gt: Mapping[str, Any], baseline: Sequence[Mapping[str, Any]],
+                        rows: Mapping[str, Sequence[Mapping[str, Any]]], *, resamples: int = 200,
+                        level: float = 0.95, seed: int = 0) -> dict[str, DeltaInterval]:
+    """:func:`paired_delta_map50` of every row against one ``baseline``, which is matched and scored on
+    each half-sample once for all rows (every row sees the same halves)."""
     if resamples < 2:
         raise ValueError(f"resamples must be >= 2, got {resamples}")
     coco_gt = _coco_from_dict(gt)
     ids = sorted(coco_gt.getImgIds())
     with_boxes = sorted({a["image_id"] for a in gt["annotations"]})
-    a, b = _Ap50Evaluator(coco_gt, predictions_a, ids), _Ap50Evaluator(coco_gt, predictions_b, ids)
-    delta = b.ap50() - a.ap50()
     rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(resamples):
-        half = set(rng.choice(with_boxes, size=len(with_boxes) // 2, replace=False).tolist())
-        diffs.append(b.ap50(half) - a.ap50(half))
-    std = float(np.std(diffs, ddof=1))
+    halves = [set(rng.choice(with_boxes, size=len(with_boxes) // 2, replace=False).tolist())
+              for _ in range(resamples)]
+    base = _Ap50Evaluator(coco_gt, baseline, ids)
+    base_full, base_halves = base.ap50(), [base.ap50(h) for h in halves]
     z = float(NormalDist().inv_cdf(0.5 + level / 2))
-    return DeltaInterval(delta, std, delta - z * std, delta + z * std, resamples, level)
+    out = {}
+    for name, preds in rows.items():
+        row = _Ap50Evaluator(coco_gt, preds, ids)
+        delta = row.ap50() - base_full
+        std = float(np.std([row.ap50(h) - b for h, b in zip(halves, base_halves, strict=True)], ddof=1))
+        out[name] = DeltaInterval(delta, std, delta - z * std, delta + z * std, resamples, level)
+    return out
 
 
 def _class_or_none(coco_gt: COCO, cat_id: int, ids: list[int], value: float) -> float | None:

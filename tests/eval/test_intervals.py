@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lowlight_det.eval.coco import _Ap50Evaluator, _coco_from_dict, coco_map, paired_delta_map50
+from lowlight_det.eval.coco import _Ap50Evaluator, _coco_from_dict, coco_map, paired_delta_map50, paired_deltas_map50
 
 
 def _scene(n: int = 40, seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -52,3 +52,10 @@ def test_paired_delta_and_its_interval() -> None:
     assert paired_delta_map50(gt, good, worse, resamples=30).as_dict() == d.as_dict()  # seeded
     with pytest.raises(ValueError, match="resamples"):
         paired_delta_map50(gt, good, worse, resamples=1)
+
+
+def test_several_rows_against_one_baseline_match_the_pairwise_intervals() -> None:
+    gt, good, worse = _scene()
+    both = paired_deltas_map50(gt, good, {"worse": worse, "same": good}, resamples=12)
+    assert both["worse"] == paired_delta_map50(gt, good, worse, resamples=12)
+    assert both["same"].delta == 0 and both["same"].std == 0
