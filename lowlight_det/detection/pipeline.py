@@ -75,6 +75,9 @@ class EnhancedDetector:
         self.predictor = EnhancedDetectionPredictor(overrides=overrides, enhancer=self._in_predictor())
         self.predictor.setup_model(model=self.yolo.model, verbose=False)
         self.threads = set_threads(threads)
+        # Ultralytics' device selection drops torch to (cores - 1) threads on every val() call: restore ours, so
+        # timings and float reductions do not depend on whether a validation ran before (exact resume)
+        self.yolo.add_callback("on_val_start", lambda _validator: torch.set_num_threads(self.threads))
         self.times = StageTimes()
         self([np.full((imgsz, imgsz, 3), 114, np.uint8)])  # warm-up, kept out of the timings
         self.times = StageTimes()

@@ -242,9 +242,6 @@ def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tupl
     detector = EnhancedDetector(cfg.weights, "none", device=device, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
                                 max_det=cfg.max_det, enhance_before_letterbox=cfg.enhance_before_letterbox,
                                 threads=cfg.threads)
-    threads = detector.threads
-    # Ultralytics' device selection drops torch to (cores - 1) threads: restore ours for every run
-    detector.yolo.add_callback("on_val_start", lambda _validator: torch.set_num_threads(threads))
     class_map = resolve_class_map(cfg.class_map, ds.class_names, detector.names, info.get("class_maps"))
     sha = sha256_file(cfg.weights) if Path(cfg.weights).is_file() else None
     return detector, class_map, device, sha
