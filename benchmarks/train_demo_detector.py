@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from ultralytics import YOLO  # noqa: E402
 
 from lowlight_det.demo import CLASSES, WEIGHTS_DIR, ensure_demo_data  # noqa: E402
-from lowlight_det.train.common import versions  # noqa: E402
+from lowlight_det.runinfo import versions  # noqa: E402
 
 
 def main() -> None:

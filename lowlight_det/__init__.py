@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lowlight_det.enhancers import create_enhancer, list_enhancers
+from lowlight_det.runinfo import package_version
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 __all__ = ["__version__", "create_enhancer", "list_enhancers"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import random
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -16,10 +17,34 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _number(kind: type, *, minimum: float, inclusive: bool, what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, minimum=1, inclusive=True, what="an integer >= 1")
+"""argparse type: an integer >= 1 (batch sizes, epochs, image sizes, ``--limit``)."""
+non_negative_int = _number(int, minimum=0, inclusive=True, what="an integer >= 0")
+"""argparse type: an integer >= 0 (workers, counts where 0 switches a feature off)."""
+positive_float = _number(float, minimum=0.0, inclusive=False, what="a finite number > 0")
+"""argparse type: a finite float > 0 (learning rates, scale factors)."""
+non_negative_float = _number(float, minimum=0.0, inclusive=True, what="a finite number >= 0")
+"""argparse type: a finite float >= 0 (loss weights, thresholds)."""
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--threads``, ``-v`` / ``-q``."""
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: all cores)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     group.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
@@ -61,17 +86,52 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_job(job: Callable[[], T], *, diverged: type[BaseException]) -> tuple[int, T | None]:
-    """Run a long job under tqdm-aware logging: (0, result), (1, None) on ``diverged``,
-    (2, None) on bad input (ValueError / FileNotFoundError); errors are logged, not raised."""
+class _NeverRaised(Exception):
+    """Placeholder for jobs that cannot diverge."""
+
+
+def run_job(job: Callable[[], T], *, diverged: type[BaseException] = _NeverRaised,
+            log: logging.Logger | None = None) -> tuple[int, T | None]:
+    """Run an entry point's job under tqdm-aware logging and turn what users cause into messages.
+
+    Returns (0, result); (1, None) on ``diverged`` (training blew up); (2, None) on bad input or an
+    environment problem: ``ValueError`` (bad files, flags, configs; their messages name the file) and
+    ``OSError`` (missing files, read-only or full output folders). Anything else is a bug and keeps its
+    traceback.
+    """
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    log = log or logger
     with logging_redirect_tqdm():
         try:
             return 0, job()
         except diverged as exc:
-            logger.error("%s", exc)
+            log.error("%s", exc)
             return 1, None
-        except (ValueError, FileNotFoundError) as exc:
-            logger.error("%s", exc)
+        except ValueError as exc:
+            log.error("%s", exc)
             return 2, None
+        except OSError as exc:
+            log.error("%s", describe_os_error(exc))
+            return 2, None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error, naming the file and what to do.
+
+    Example:
+        >>> import errno
+        >>> describe_os_error(OSError(errno.ENOSPC, "No space left on device", "/out/x.json"))
+        'cannot write /out/x.json: no space left on the device; free some space or choose another --out'
+    """
+    import errno
+
+    name = exc.filename or ""
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write {name}: no space left on the device; free some space or choose another --out"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {name}: {exc.strerror or 'permission denied'} (read-only or not yours); "
+                "choose another --out")
+    if isinstance(exc, FileNotFoundError):
+        return f"{name}: no such file or folder" if name and str(exc).startswith("[Errno") else str(exc)
+    return str(exc)

@@ -13,10 +13,25 @@ import argparse
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from lowlight_det.cli import add_common_args, run_job, seed_everything, set_threads, setup_logging
-from lowlight_det.config import FinetuneConfig, load_config
+from lowlight_det.cli import (
+    add_common_args,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_job,
+    seed_everything,
+    set_threads,
+    setup_logging,
+)
+from lowlight_det.config import TRAINABLE, FinetuneConfig, load_config, resume_config
+from lowlight_det.train.common import read_training_checkpoint
 from lowlight_det.train.zero_reference import TrainingDivergedError
+
+if TYPE_CHECKING:
+    from lowlight_det.train.detection_aware import FinetuneResult
 
 logger = logging.getLogger("lowlight_det.finetune")
 
@@ -31,59 +46,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root")
     p.add_argument("--split", help="training split (default train)")
     p.add_argument("--val-split", help="validation split; 'none' holds out --val-fraction of the training split")
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--enhancer", choices=["zerodce", "zerodce++"])
+    p.add_argument("--val-fraction", type=positive_float)
+    p.add_argument("--enhancer", choices=TRAINABLE)
     p.add_argument("--init-weights", help="start from these enhancer weights (default: shipped)")
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
                    help="learn a per-image strength gate on the curves (illumination-adaptive; default off)")
-    p.add_argument("--gate-lr", type=float, help="learning rate of the strength gate")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--imgsz", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--w-det", type=float, help="weight of the detection loss")
-    p.add_argument("--w-ref", type=float, help="weight of the zero-reference loss")
+    p.add_argument("--gate-lr", type=positive_float, help="learning rate of the strength gate")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--imgsz", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--w-det", type=non_negative_float, help="weight of the detection loss")
+    p.add_argument("--w-ref", type=non_negative_float, help="weight of the zero-reference loss")
     p.add_argument("--class-map")
-    p.add_argument("--patience", type=int, help="early stopping: epochs without val mAP50 gain")
-    p.add_argument("--limit", type=int, help="use only the first N images of each split")
+    p.add_argument("--patience", type=positive_int, help="early stopping: epochs without val mAP50 gain")
+    p.add_argument("--limit", type=positive_int, help="use only the first N images of each split")
     p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--workers", type=non_negative_int)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision on CUDA (default on; --no-amp turns it off)")
     p.add_argument("--out")
-    p.add_argument("--resume", help="continue exactly from this last.pt")
+    p.add_argument("--resume", help="continue exactly from this last.pt (its own settings; only --epochs, --patience, "
+                                    "--out, --device, --threads, --workers may change)")
     add_common_args(p)
     return p
+
+
+KEYS = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "adaptive", "gate_lr",
+        "epochs", "batch_size", "imgsz", "lr", "w_det", "w_ref", "class_map", "patience", "limit", "seed", "workers",
+        "amp", "out", "device", "threads")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on divergence, 2 on bad arguments or missing data."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
-    keys = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "adaptive",
-            "gate_lr", "epochs",
-            "batch_size", "imgsz", "lr", "w_det", "w_ref", "class_map", "patience", "limit", "seed", "workers",
-            "out", "device", "threads")
-    overrides = {k: getattr(args, k) for k in keys}
+    overrides = {k: getattr(args, k) for k in KEYS}
     holdout = args.val_split is not None and args.val_split.lower() == "none"
     if args.val_split is not None and not holdout:
         overrides["val_split"] = args.val_split
-    if args.no_amp:
-        overrides["amp"] = False
-    try:
-        cfg = load_config(FinetuneConfig, args.config, overrides)
-        if holdout:
-            cfg = replace(cfg, val_split=None)  # None values in overrides mean "not given"
+
+    def job() -> FinetuneResult:
+        if args.resume:
+            saved = read_training_checkpoint(args.resume, kind="finetune")["meta"]["config"]
+            if holdout and saved.get("val_split") is not None:
+                raise ValueError(f"{args.resume}: was validated on split {saved['val_split']!r}, not a hold-out")
+            cfg = resume_config(FinetuneConfig, saved, args.config, overrides, source=str(args.resume))
+        else:
+            cfg = load_config(FinetuneConfig, args.config, overrides)
+            if holdout:
+                cfg = replace(cfg, val_split=None)  # None values in overrides mean "not given"
         if not cfg.detector:
             raise ValueError("--detector is required (a local YOLO .pt)")
-    except (ValueError, FileNotFoundError) as exc:
-        logger.error("%s", exc)
-        return 2
-    set_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    from lowlight_det.train.detection_aware import finetune
+        set_threads(cfg.threads)
+        seed_everything(cfg.seed)
+        from lowlight_det.train.detection_aware import finetune
 
-    code, result = run_job(lambda: finetune(cfg, resume=args.resume, progress=not args.quiet),
-                           diverged=TrainingDivergedError)
+        return finetune(cfg, resume=args.resume, progress=not args.quiet)
+
+    code, result = run_job(job, diverged=TrainingDivergedError, log=logger)
     if result is None:
         return code
     print(f"best val mAP50 {result.best_map50:.2f}; best checkpoint {result.best}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
+# Set before Ultralytics is imported (it reads them once, at import); a value the user set wins.
+# lowlight_det never uses the network: no online checks, no downloads.
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# Detector files are loaded with torch.load(weights_only=True) against Ultralytics' allow-list of its own model
+# classes: a crafted .pt cannot run code. ULTRALYTICS_SAFE_LOAD=0 set by the user trusts files explicitly.
+os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
 # Ultralytics' own console output and progress bars are off unless asked for (lowlight_det draws its own);
 # this only takes effect when lowlight_det imports Ultralytics first.
 os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -23,6 +29,9 @@ from ultralytics import YOLO  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionPredictor, DetectionTrainer, DetectionValidator  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+SAFE_LOAD_ENV = "ULTRALYTICS_SAFE_LOAD"
+_FALSE = ("0", "false", "no", "off")
 
 
 def _sync(device: torch.device) -> None:
@@ -141,25 +150,94 @@ def detector_module(yolo: YOLO, **loss_overrides: float) -> nn.Module:
     return model
 
 
+def trusts_detector_files() -> bool:
+    """True when the user turned safe loading off explicitly (``ULTRALYTICS_SAFE_LOAD=0``): detector files are
+    then unpickled in full, so only do it for files you trust."""
+    return os.environ.get(SAFE_LOAD_ENV, "").strip().lower() in _FALSE
+
+
+def check_detector_file(path: Path) -> None:
+    """Refuse a detector checkpoint that needs more than Ultralytics' allow-listed model classes to load.
+
+    When Ultralytics was imported with safe loading on (what lowlight_det sets up), ``YOLO(path)`` itself loads
+    with ``weights_only=True`` and this check is not needed; when something imported Ultralytics before
+    lowlight_det without it, the file is first loaded here the restricted way, so a crafted pickle never runs.
+
+    Raises:
+        ValueError: the file is not a loadable Ultralytics checkpoint, or it references other code.
+    """
+    from ultralytics.utils import SAFE_LOAD
+
+    if path.suffix != ".pt" or SAFE_LOAD or trusts_detector_files():
+        return
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:
+        torch_safe_load(str(path), safe_only=True)
+    except Exception as exc:  # Ultralytics raises TypeError, RuntimeError, UnpicklingError... for bad files
+        raise ValueError(_load_error(path, exc)) from exc
+
+
+def _load_error(path: Path, exc: BaseException) -> str:
+    reason = " ".join(str(exc).replace("ERROR ❌️", "").split())[:300]
+    return (f"{path}: cannot load this file as an Ultralytics YOLO detector ({type(exc).__name__}: {reason}). "
+            "Pass a YOLO .pt saved by Ultralytics or a model .yaml. Detector files are loaded safely "
+            f"(weights_only); to load a file you trust that needs other code, set {SAFE_LOAD_ENV}=0.")
+
+
+def ensure_offline_fonts() -> None:
+    """Give Ultralytics a local font so its dataset check never tries to download Arial.
+
+    Ultralytics looks for ``Arial.ttf`` / ``Arial.Unicode.ttf`` in its settings folder on every validation and
+    otherwise probes its asset server (even with ``YOLO_OFFLINE``). Only its plots use the font, which
+    lowlight_det turns off; the file placed there is matplotlib's DejaVu Sans (Bitstream Vera licence).
+    """
+    from ultralytics.utils import USER_CONFIG_DIR
+
+    try:
+        import matplotlib
+
+        source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+        for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+            target = Path(USER_CONFIG_DIR) / name
+            if not target.exists() and source.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+    except OSError as exc:  # a read-only settings folder: the check then fails offline, quietly
+        logger.debug("could not place an offline font for Ultralytics: %s", exc)
+
+
+def _load_yolo(path: Path | str) -> YOLO:
+    ensure_offline_fonts()
+    if Path(path).is_file():
+        check_detector_file(Path(path))
+    try:
+        return YOLO(str(path))
+    except Exception as exc:  # a damaged or foreign file: say which and why, never a bare traceback
+        raise ValueError(_load_error(Path(path), exc)) from exc
+
+
 def build_detector(weights: str | Path) -> YOLO:
     """A YOLO model from a local ``.pt`` file or a model ``.yaml`` (random init).
 
     An Ultralytics model name (``yolo11n.pt``) is looked up in Ultralytics' weights folder. Offline by
-    design: a name that is not on disk is a clear error, never a download attempt.
+    design: a name that is not on disk is a clear error, never a download attempt. ``.pt`` files are loaded
+    safely (``weights_only=True`` with Ultralytics' allow-list; see :func:`check_detector_file`).
 
     Raises:
         FileNotFoundError: the weights file does not exist.
+        ValueError: the file is not a loadable (or not a safely loadable) Ultralytics detector.
     """
     path = Path(weights)
     if path.suffix in (".yaml", ".yml") and not path.exists():
-        return YOLO(str(path))  # Ultralytics' bundled model configs, e.g. yolov8n.yaml
+        return _load_yolo(path)  # Ultralytics' bundled model configs, e.g. yolov8n.yaml
     if path.is_file():
-        return YOLO(str(path))
+        return _load_yolo(path)
     from ultralytics.utils import SETTINGS
 
     cached = Path(SETTINGS.get("weights_dir", "weights")) / path.name  # an Ultralytics model name already on disk
     if cached.is_file():
-        return YOLO(str(cached))
+        return _load_yolo(cached)
     raise FileNotFoundError(
         f"detector weights {str(weights)!r} not found (looked at {path.resolve()} and {cached}). lowlight_det runs "
         "offline and does not download models: pass the path of a local file (e.g. --weights path/to/yolo11n.pt) "

@@ -24,7 +24,7 @@ from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import coco_map, sliced_map50
 from lowlight_det.io import write_json
-from lowlight_det.train.common import versions
+from lowlight_det.runinfo import versions
 
 logger = logging.getLogger(__name__)
 

@@ -81,7 +81,20 @@ def color_constancy_loss(img: Tensor) -> Tensor:
     """
     r, g, b = _upcast(img).mean((2, 3)).unbind(1)
     d = torch.stack([(r - g).pow(2), (r - b).pow(2), (g - b).pow(2)])
-    return d.pow(2).sum(0).sqrt().mean()
+    return _sqrt0(d.pow(2).sum(0)).mean()
+
+
+def _sqrt0(x: Tensor) -> Tensor:
+    """sqrt with gradient 0 (not inf · 0 = NaN) at 0: a grey or black frame has zero colour loss and no gradient.
+
+    Example:
+        >>> x = torch.zeros(2, requires_grad=True)
+        >>> _sqrt0(x).sum().backward()
+        >>> x.grad.tolist()
+        [0.0, 0.0]
+    """
+    positive = x > 0
+    return torch.where(positive, x.where(positive, torch.ones_like(x)).sqrt(), torch.zeros_like(x))
 
 
 def illumination_smoothness_loss(curves: Tensor) -> Tensor:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import platform
-import subprocess
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-import lowlight_det
 from lowlight_det.io import write_text
 
 
@@ -46,26 +42,44 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size())
 
 
-def git_commit() -> str | None:
-    """The commit of the lowlight_det source tree, if it is a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(lowlight_det.__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+def broadcast_floats(values: list[float], dist_info: DistInfo, device: torch.device) -> list[float]:
+    """Rank 0's ``values`` on every rank (one decision, e.g. early stopping, for all); unchanged without DDP."""
+    if dist_info.world_size <= 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return t.tolist()
 
 
-def versions() -> dict[str, Any]:
-    """Versions that matter for reproducing a result."""
-    info: dict[str, Any] = {"lowlight_det": lowlight_det.__version__, "torch": str(torch.__version__),
-                            "python": platform.python_version()}
-    for package in ("torchvision", "ultralytics", "opencv-python-headless", "pycocotools"):
-        try:
-            info[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return info
+JOBS = {"zero-reference": "python -m lowlight_det.train", "finetune": "python -m lowlight_det.finetune"}
+
+
+def checkpoint_job(state: dict[str, Any]) -> str:
+    """Which training job wrote a checkpoint: ``"zero-reference"`` or ``"finetune"`` (older files: inferred)."""
+    if state.get("job") in JOBS:
+        return str(state["job"])
+    config = (state.get("meta") or {}).get("config") or {}
+    return "finetune" if "detector" in config else "zero-reference"
+
+
+def read_training_checkpoint(path: str | Path, *, kind: str) -> dict[str, Any]:
+    """A ``last.pt`` to resume a ``kind`` job from (see :data:`JOBS`), checked before anything runs.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a resumable checkpoint of this job (a ``best.pt`` or a weights file, or the other job's).
+    """
+    from lowlight_det.enhancers.weights import read_checkpoint
+
+    state = read_checkpoint(path)
+    if "optimizer" not in state or "epoch" not in state or not (state.get("meta") or {}).get("config"):
+        raise ValueError(f"{path}: holds enhancer weights only (a best.pt or a shipped file), not a training state; "
+                         f"resume from the run's last.pt, or start a new run with --init-weights {path}")
+    job = checkpoint_job(state)
+    if job != kind:
+        raise ValueError(f"{path}: is a {job} training checkpoint ({JOBS[job]}), it cannot resume a {kind} run; "
+                         f"use it as --init-weights to start one")
+    return state
 
 
 def write_csv_log(path: str | Path, rows: list[dict[str, Any]]) -> None:

@@ -32,13 +32,14 @@ from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.enhancers import create_enhancer
-from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint, sha256_file
+from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
 from lowlight_det.eval.coco import coco_map
 from lowlight_det.eval.runner import EvalConfig, Variant, export_for_detector, run_variant
 from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
-from lowlight_det.train.common import git_commit, init_distributed, versions, write_csv_log
+from lowlight_det.runinfo import git_commit, versions
+from lowlight_det.train.common import broadcast_floats, init_distributed, read_training_checkpoint, write_csv_log
 from lowlight_det.train.zero_reference import TrainingDivergedError, WithCurves, arch_kwargs_of
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,15 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     history: list[dict[str, Any]] = []
     start_epoch, best_map50, bad_epochs = 0, -1.0, 0
     if resume:
-        state = read_checkpoint(resume)
-        enhancer.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
+        state = read_training_checkpoint(resume, kind="finetune")
+        try:
+            enhancer.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"{resume}: does not fit this run's enhancer ({cfg.enhancer}, adaptive={cfg.adaptive}): "
+                             f"{' '.join(str(exc).split())[:300]}") from None
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
         best_map50, bad_epochs = float(state["best_map50"]), int(state["bad_epochs"])
 
@@ -155,8 +162,11 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-            for group in optimizer.param_groups:  # the gate's gradient must not shrink the curve net's
-                nn.utils.clip_grad_norm_(group["params"], cfg.grad_clip)
+            norms = [nn.utils.clip_grad_norm_(group["params"], cfg.grad_clip)  # the gate's gradient must not
+                     for group in optimizer.param_groups]                         # shrink the curve net's
+            if not use_amp and not all(torch.isfinite(n) for n in norms):  # (under AMP the scaler skips such steps)
+                raise TrainingDivergedError(f"non-finite gradients at epoch {epoch + 1}, step {steps + 1} "
+                                            f"(loss {loss.item():.4g}); last checkpoint kept")
             scaler.step(optimizer)
             scaler.update()
             sums["total"] += loss.item()
@@ -167,21 +177,25 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             steps += 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
         enhancer.eval()
-        preds, _, _ = run_variant(evaluator, Variant("val", cfg.enhancer, val_records), enhancer, class_map,
-                                  cfg=eval_cfg, workdir=work)
-        val = coco_map(val_gt, preds)
-        improved = val.map50 > best_map50
-        best_map50, bad_epochs = (val.map50, 0) if improved else (best_map50, bad_epochs + 1)
-        row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}, "val_map50": val.map50,
-               "val_map50_95": val.map50_95, "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
+        scores = [-1.0, -1.0]
+        if dist_info.is_main:  # one validation, one early-stopping decision, shared by every rank
+            preds, _, _ = run_variant(evaluator, Variant("val", cfg.enhancer, val_records), enhancer, class_map,
+                                      cfg=eval_cfg, workdir=work)
+            val = coco_map(val_gt, preds)
+            scores = [val.map50, val.map50_95]
+        val_map50, val_map50_95 = broadcast_floats(scores, dist_info, device)
+        improved = val_map50 > best_map50
+        best_map50, bad_epochs = (val_map50, 0) if improved else (best_map50, bad_epochs + 1)
+        row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}, "val_map50": val_map50,
+               "val_map50_95": val_map50_95, "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
         history.append(row)
         logger.info("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f%s", epoch + 1,
-                    row["total"], row["det"], row["ref"], val.map50, val.map50_95, " (best)" if improved else "")
+                    row["total"], row["det"], row["ref"], val_map50, val_map50_95, " (best)" if improved else "")
         if dist_info.is_main:
-            meta = {**meta_base, "epoch": epoch + 1, "val": {"map50": val.map50, "map50_95": val.map50_95}}
+            meta = {**meta_base, "epoch": epoch + 1, "val": {"map50": val_map50, "map50_95": val_map50_95}}
             ckpt = make_checkpoint(enhancer, arch=cfg.enhancer, arch_kwargs=arch_kwargs_of(enhancer), meta=meta,
-                                   optimizer=optimizer.state_dict(), epoch=epoch, history=history,
-                                   best_map50=best_map50, bad_epochs=bad_epochs)
+                                   optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
+                                   history=history, best_map50=best_map50, bad_epochs=bad_epochs, job="finetune")
             if improved:
                 best_path = atomic_save({k: ckpt[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")},
                                         out / "best.pt")

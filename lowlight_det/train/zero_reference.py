@@ -23,7 +23,8 @@ from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
-from lowlight_det.train.common import git_commit, init_distributed, versions, write_csv_log
+from lowlight_det.runinfo import git_commit, versions
+from lowlight_det.train.common import init_distributed, write_csv_log
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
                     f"Last good checkpoint: {checkpoint or 'none (first epoch)'}")
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if not torch.isfinite(norm):  # a finite loss can still have NaN gradients: never step on them
+                raise TrainingDivergedError(
+                    f"non-finite gradients at epoch {epoch + 1}, step {steps + 1} (loss {terms.total.item():.4g}); "
+                    f"training stopped. Last good checkpoint: {checkpoint or 'none (first epoch)'}")
             optimizer.step()
             for k, v in zip(TERMS, terms, strict=True):
                 sums[k] += v.item()
@@ -158,7 +163,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
         if dist_info.is_main:
             meta = {**meta_base, "epoch": epoch + 1, "loss": {k: row[k] for k in TERMS}}
             ckpt = make_checkpoint(model, arch=cfg.enhancer, arch_kwargs=arch_kwargs_of(model), meta=meta,
-                                   optimizer=optimizer.state_dict(), epoch=epoch, history=history)
+                                   optimizer=optimizer.state_dict(), epoch=epoch, history=history, job="zero-reference")
             checkpoint = atomic_save(ckpt, out / "last.pt")
             write_csv_log(out / "log.csv", history)
             write_json(out / "history.json", history)

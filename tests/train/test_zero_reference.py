@@ -14,7 +14,7 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.config import TrainConfig, load_config
-from lowlight_det.enhancers.weights import read_checkpoint
+from lowlight_det.enhancers.weights import atomic_save, read_checkpoint
 from lowlight_det.train.__main__ import main as train_main
 from lowlight_det.train.zero_reference import train
 
@@ -74,10 +74,11 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(dark_ima
     assert train_main(["--data", str(dark_images), "--out", str(out), "--image-size", "32", "--epochs", "1",
                        "--device", "cpu", "-q"]) == 0
     good = (out / "last.pt").read_bytes()
-    bad_cfg = tmp_path / "bad.yaml"
-    bad_cfg.write_text("loss:\n  exposure: .nan\n")
-    code = train_main(["--config", str(bad_cfg), "--data", str(dark_images), "--out", str(out), "--image-size",
-                       "32", "--epochs", "2", "--device", "cpu", "--resume", str(out / "last.pt"), "-q"])
+    blown = read_checkpoint(out / "last.pt")  # finite weights (~1e20) whose activations overflow to NaN
+    blown["state_dict"] = {k: v.sign() * 1e20 for k, v in blown["state_dict"].items()}
+    atomic_save(blown, tmp_path / "blown.pt")
+    code = train_main(["--data", str(dark_images), "--out", str(out), "--image-size", "32", "--epochs", "2",
+                       "--device", "cpu", "--resume", str(tmp_path / "blown.pt"), "-q"])
     assert code == 1
     assert (out / "last.pt").read_bytes() == good
 
