@@ -38,7 +38,15 @@ non_negative_int = _number(int, minimum=0, inclusive=True, what="an integer >= 0
 positive_float = _number(float, minimum=0.0, inclusive=False, what="a finite number > 0")
 """argparse type: a finite float > 0 (learning rates, scale factors)."""
 non_negative_float = _number(float, minimum=0.0, inclusive=True, what="a finite number >= 0")
-"""argparse type: a finite float >= 0 (loss weights, thresholds)."""
+"""argparse type: a finite float >= 0 (loss weights)."""
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1] (score and IoU thresholds)."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return float(value)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

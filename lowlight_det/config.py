@@ -164,6 +164,28 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T
     return cls(**kwargs)
 
 
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+"""The shipped recipes (``configs/`` in a source checkout links here)."""
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A config file path, or the name of a shipped config (``zerodce_sice`` or ``zerodce_sice.yaml``).
+
+    Example:
+        >>> resolve_config_path("zerodce_sice").name
+        'zerodce_sice.yaml'
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    packaged = PACKAGED_CONFIGS / (path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml")
+    if path.parent == Path(".") or path.parent.name == "configs":
+        if packaged.is_file():
+            return packaged
+    shipped = ", ".join(sorted(p.stem for p in PACKAGED_CONFIGS.glob("*.yaml")))
+    raise FileNotFoundError(f"config file {path} does not exist (shipped configs: {shipped})")
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML config file; errors name the file.
 
@@ -171,9 +193,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         FileNotFoundError: no such file.
         ValueError: not valid YAML, not text, or not a mapping.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
+    path = resolve_config_path(path)
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

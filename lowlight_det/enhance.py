@@ -12,9 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lowlight_det.cli import add_common_args, resolve_device, set_threads, setup_logging
+from lowlight_det.cli import add_common_args, positive_int, resolve_device, run_job, set_threads, setup_logging
 from lowlight_det.enhancers import create_enhancer, list_enhancers
 from lowlight_det.enhancers.apply import enhance_tensor
 from lowlight_det.io import (
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder; file names and sizes are kept")
     p.add_argument("--enhancer", default="zerodce", choices=list_enhancers())
     p.add_argument("--weights", default=None, help="weights id or checkpoint path (default: shipped weights)")
-    p.add_argument("--batch-size", type=int, default=4, help="images of equal size / video frames per batch")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="images of equal size / video frames per batch")
     add_common_args(p)
     return p
 
@@ -74,6 +73,9 @@ def enhance_video(enhancer: nn.Module, src: Path, dst: Path, device: torch.devic
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
     writer = cv2.VideoWriter(str(tmp), fourcc, fps, (w, h))
+    if not writer.isOpened():
+        cap.release()
+        raise OSError(f"cannot write the video {dst} (OpenCV could not open {tmp.name} for writing)")
     frames = 0
     try:
         while True:
@@ -98,10 +100,40 @@ def enhance_video(enhancer: nn.Module, src: Path, dst: Path, device: torch.devic
     return frames
 
 
+def plan_outputs(inputs: Sequence[str], out_dir: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs; output names keep the file name (relative path for folders).
+
+    Raises:
+        ValueError: two inputs would write the same output, an output would overwrite an input, or ``out_dir``
+            lies inside an input folder (a second run would enhance the outputs again).
+    """
+    out_res = out_dir.resolve()
+    for item in map(Path, inputs):
+        if item.is_dir() and out_res.is_relative_to(item.resolve()):
+            raise ValueError(f"--out {out_dir} is inside the input folder {item}: outputs could overwrite or be "
+                             "mixed with the originals; choose a folder outside it")
+    pairs = [(src, _output_path(src, root, out_dir)) for src, root in _image_jobs(inputs)]
+    sources = {src.resolve() for src, _ in pairs}
+    seen: dict[Path, Path] = {}
+    for src, dst in pairs:
+        key = dst.resolve()
+        if key in sources:
+            raise ValueError(f"{dst} would overwrite the input {src}; choose another --out")
+        if key in seen and seen[key].resolve() != src.resolve():
+            raise ValueError(f"{seen[key]} and {src} would both be written to {dst}; enhance them in separate runs "
+                             "(or separate --out folders)")
+        seen[key] = src
+    return list({dst.resolve(): (src, dst) for src, dst in pairs}.values())  # the same file given twice: once
+
+
 def run(enhancer: nn.Module, inputs: Sequence[str], out_dir: Path, *, device: torch.device,
         batch_size: int = 4, progress: bool = True) -> tuple[int, list[str]]:
-    """Enhance every input; returns (files written, failures as 'path: reason')."""
-    jobs = list(_image_jobs(inputs))
+    """Enhance every input; returns (files written, failures as 'path: reason').
+
+    A file that cannot be read is reported and skipped; an output that cannot be written (read-only or full
+    disk) stops the run with an ``OSError`` naming that output.
+    """
+    jobs = plan_outputs(inputs, out_dir)
     written, failures = 0, []
     pending: list[tuple[Path, DecodedImage]] = []
 
@@ -116,24 +148,29 @@ def run(enhancer: nn.Module, inputs: Sequence[str], out_dir: Path, *, device: to
             written += 1
         pending.clear()
 
-    for src, root in tqdm(jobs, desc="enhance", unit="file", disable=not progress, leave=False):
-        dst = _output_path(src, root, out_dir)
-        try:
-            if src.suffix.lower() in VIDEO_EXTENSIONS:
-                flush()
+    for src, dst in tqdm(jobs, desc="enhance", unit="file", disable=not progress, leave=False):
+        if src.suffix.lower() in VIDEO_EXTENSIONS:
+            flush()
+            try:
                 frames = enhance_video(enhancer, src, dst, device, batch_size)
-                logger.info("%s: %d frames -> %s", src, frames, dst)
-                written += 1
+            except ImageReadError as exc:
+                logger.error("skipped %s", exc)
+                failures.append(str(exc))
                 continue
+            logger.info("%s: %d frames -> %s", src, frames, dst)
+            written += 1
+            continue
+        try:
             if src.suffix.lower() not in IMAGE_EXTENSIONS:
                 raise ImageReadError(f"{src}: not an image or video file (extension {src.suffix or 'none'})")
             decoded = read_image(src)
-            if pending and (len(pending) >= batch_size or pending[0][1].rgb.shape != decoded.rgb.shape):
-                flush()
-            pending.append((dst, decoded))
-        except (ImageReadError, OSError) as exc:
+        except ImageReadError as exc:
             logger.error("skipped %s", exc)
             failures.append(str(exc))
+            continue
+        if pending and (len(pending) >= batch_size or pending[0][1].rgb.shape != decoded.rgb.shape):
+            flush()
+        pending.append((dst, decoded))
     flush()
     return written, failures
 
@@ -143,16 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     set_threads(args.threads)
-    try:
+
+    def job() -> tuple[int, list[str]]:
         device = resolve_device(args.device)
         kwargs = {} if args.weights is None else {"weights": args.weights}
         enhancer = create_enhancer(args.enhancer, **kwargs).eval().to(device)
-    except (ValueError, FileNotFoundError) as exc:
-        logger.error("%s", exc)
-        return 2
-    with logging_redirect_tqdm():
-        written, failures = run(enhancer, args.inputs, Path(args.out), device=device,
-                                batch_size=args.batch_size, progress=not args.quiet)
+        return run(enhancer, args.inputs, Path(args.out), device=device, batch_size=args.batch_size,
+                   progress=not args.quiet)
+
+    code, result = run_job(job, log=logger)
+    if result is None:
+        return code
+    written, failures = result
     print(f"enhanced {written} file(s) with {args.enhancer} into {args.out}; {len(failures)} failed")
     for failure in failures:
         print(f"  failed: {failure}")

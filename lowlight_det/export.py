@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lowlight_det.cli import add_common_args, setup_logging
-from lowlight_det.enhancers import create_enhancer
+from lowlight_det.cli import add_common_args, positive_float, run_job, setup_logging
+from lowlight_det.enhancers import create_enhancer, list_enhancers
 
 logger = logging.getLogger("lowlight_det.export")
 
@@ -49,8 +49,11 @@ def export_onnx(model: nn.Module, path: Path, *, dynamic: bool = True, half: boo
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about python ints are expected and handled
-        torch.onnx.export(model, (dummy,), str(path), input_names=["images"], output_names=["enhanced"],
-                          dynamic_axes=axes if dynamic else None, opset_version=opset, dynamo=False)
+        try:
+            torch.onnx.export(model, (dummy,), str(path), input_names=["images"], output_names=["enhanced"],
+                              dynamic_axes=axes if dynamic else None, opset_version=opset, dynamo=False)
+        except ImportError as exc:
+            raise ValueError(f"ONNX export needs the onnx package ({exc}): pip install 'lowlight_det[export]'") from None
     return path
 
 
@@ -73,7 +76,11 @@ def verify(model: nn.Module, path: Path, fmt: str, *, half: bool = False, dynami
     if not dynamic:
         sizes = [(1, *s[1:]) for s in sizes[:1]]
     if fmt == "onnx":
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ValueError(f"{path} was written, but checking it needs onnxruntime: "
+                             "pip install 'lowlight_det[export]'") from None
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         run = lambda x: torch.from_numpy(session.run(None, {"images": x.numpy()})[0])  # noqa: E731
@@ -97,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments."""
     p = argparse.ArgumentParser(prog="python -m lowlight_det.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--enhancer", default="zerodce", choices=["zerodce", "zerodce++", "zerodce-det", "zerodce++-det"])
+    p.add_argument("--enhancer", default="zerodce", choices=list_enhancers(learned=True))
     p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
     p.add_argument("--weights", default=None, help="weights id or path (default: shipped weights)")
-    p.add_argument("--scale-factor", type=float, default=None, help="zerodce++ curve-estimation downscale (default 12)")
+    p.add_argument("--scale-factor", type=positive_float, default=None, help="zerodce++ curve-estimation downscale (default 12)")
     p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width (ONNX)")
     p.add_argument("--half", action="store_true", help="float16 weights and input")
     p.add_argument("--out", default=None, help="output file (default <enhancer>.<onnx|torchscript>)")
@@ -115,21 +122,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     kwargs: dict = {} if args.weights is None else {"weights": args.weights}
     if args.scale_factor is not None and args.enhancer.startswith("zerodce++"):
         kwargs["scale_factor"] = args.scale_factor
-    try:
-        model = create_enhancer(args.enhancer, **kwargs).eval()
-    except (ValueError, FileNotFoundError) as exc:
-        logger.error("%s", exc)
-        return 2
     suffix = "onnx" if args.format == "onnx" else "torchscript"
     out = Path(args.out or f"{args.enhancer.replace('+', 'p')}.{suffix}")
-    reference = create_enhancer(args.enhancer, **kwargs).eval()
-    reference.load_state_dict(model.state_dict())
-    if args.format == "onnx":
-        export_onnx(model, out, dynamic=args.dynamic, half=args.half)
-    else:
-        export_torchscript(model, out, half=args.half)
-    dynamic = args.dynamic or args.format == "torchscript"
-    check = verify(reference, out, args.format, half=args.half, dynamic=dynamic)
+
+    def job() -> ExportCheck:
+        model = create_enhancer(args.enhancer, **kwargs).eval()
+        reference = create_enhancer(args.enhancer, **kwargs).eval()
+        reference.load_state_dict(model.state_dict())
+        if args.format == "onnx":
+            export_onnx(model, out, dynamic=args.dynamic, half=args.half)
+        else:
+            export_torchscript(model, out, half=args.half)
+        return verify(reference, out, args.format, half=args.half, dynamic=args.dynamic or args.format == "torchscript")
+
+    code, check = run_job(job, log=logger)
+    if check is None:
+        return code
     status = "OK" if check.ok else "FAILED"
     print(f"exported {args.enhancer} to {out} ({args.format}{', opset ' + str(OPSET) if args.format == 'onnx' else ''}"
           f"{', dynamic' if args.dynamic else ''}{', fp16' if args.half else ''})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +70,11 @@ def read_rgb8(path: str | Path) -> np.ndarray:
     return to_uint8(read_image(path).rgb)
 
 
+def read_bgr8(path: str | Path) -> np.ndarray:
+    """Decode any image file to uint8 BGR (H, W, 3), OpenCV's layout. Raises :class:`ImageReadError`."""
+    return np.ascontiguousarray(read_rgb8(path)[..., ::-1])
+
+
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float [0, 1] to uint8 with rounding."""
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -87,20 +92,25 @@ def encode_like(rgb: np.ndarray, like: DecodedImage) -> np.ndarray:
     return bgr
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def atomic_write(path: str | Path, write: Callable[[str], None], suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``: readers never see
+    a half-written file, and a failed write leaves the old file in place.
 
-
-def _atomic(path: Path, write: Callable[[str], None], suffix: str = ".tmp") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+    Raises:
+        OSError: the folder cannot be written (read-only, full); the error names ``path``, not the temporary file.
+    """
+    path = Path(path)
+    tmp = str(path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}{suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # the usual permissions (umask applies)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -117,7 +127,7 @@ def write_image(path: str | Path, encoded: np.ndarray) -> Path:
             raise OSError(f"{path}: OpenCV could not encode the image")
         buf.tofile(tmp)
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -127,7 +137,7 @@ def write_json(path: str | Path, obj: Any) -> Path:
     def write(tmp: str) -> None:
         Path(tmp).write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -137,7 +147,7 @@ def write_text(path: str | Path, text: str) -> Path:
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def find_files(paths: Iterable[str | Path], extensions: frozenset[str]) -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -83,12 +84,44 @@ def image_size(path: Path) -> tuple[int, int]:
     return img.shape[1], img.shape[0]
 
 
+MIN_IMAGE_SIDE = 10
+"""Ultralytics' loader drops images smaller than this on a side; the loaders skip them (and their boxes) too."""
+
+
+def usable_image_size(ds: DetectionDataset, path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image the detector will see, or None (counted in ``ds.issues``, warned) when it
+    cannot be decoded or is too small for Ultralytics, so its boxes never count as missed objects."""
+    try:
+        width, height = image_size(path)
+    except (OSError, ValueError) as exc:
+        ds.note("unreadable_images", f"{path}: unreadable image, skipped ({exc})")
+        return None
+    if min(width, height) < MIN_IMAGE_SIDE:
+        ds.note("too_small_images", f"{path}: {width}x{height} pixels, below the detector's minimum of "
+                                    f"{MIN_IMAGE_SIDE} px per side; skipped with its boxes")
+        return None
+    return width, height
+
+
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Clip (N, 4) xyxy boxes to the image."""
     out = boxes.astype(np.float32).copy()
     out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
     out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
     return out
+
+
+def valid_boxes(ds: DetectionDataset, boxes: list[list[float]], labels: list[int], width: int, height: int,
+                where: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes clipped to the image, without those of zero area inside it (degenerate or fully outside), each
+    dropped box counted as ``zero_area_boxes`` and warned about with ``where``; returns (boxes_xyxy, labels)."""
+    raw = np.array(boxes, np.float32).reshape(-1, 4)
+    arr = clip_boxes(raw, width, height)
+    keep = (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])
+    for box in raw[~keep]:
+        ds.note("zero_area_boxes", f"{where}: box {[round(float(v), 1) for v in box]} has no area inside the "
+                                   f"{width}x{height} image; dropped")
+    return arr[keep], np.array(labels, np.int64).reshape(-1)[keep]
 
 
 def to_coco(ds: DetectionDataset) -> dict[str, Any]:
@@ -105,6 +138,34 @@ def to_coco(ds: DetectionDataset) -> dict[str, Any]:
     return {"info": {"dataset": ds.name}, "images": images, "annotations": annotations, "categories": categories}
 
 
+def yolo_label_text(rec: ImageRecord, label_ids: Mapping[int, int] | None = None) -> str:
+    """The record's boxes as a YOLO label file (``class cx cy w h``, normalised); ``label_ids`` maps dataset
+    class index -> written id (classes missing from it are left out)."""
+    lines = []
+    for box, label in zip(rec.boxes_xyxy, rec.labels, strict=True):
+        if label_ids is not None and int(label) not in label_ids:
+            continue
+        cls = label_ids[int(label)] if label_ids is not None else int(label)
+        x1, y1, x2, y2 = box
+        cx, cy = (x1 + x2) / 2 / rec.width, (y1 + y2) / 2 / rec.height
+        lines.append(f"{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / rec.width:.6f} {(y2 - y1) / rec.height:.6f}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def unique_stems(records: list[ImageRecord]) -> list[str]:
+    """One output file stem per record: the image's own stem, or ``<stem>_<image_id>`` where two records
+    share a stem (``a/img.jpg`` and ``b/img.jpg``, or ``img.jpg`` and ``img.png``).
+
+    Example:
+        >>> recs = [ImageRecord(i, Path(p), 1, 1, np.zeros((0, 4)), np.zeros(0)) for i, p in
+        ...         enumerate(["a/img.jpg", "b/img.jpg", "c/x.png"], 1)]
+        >>> unique_stems(recs)
+        ['img_1', 'img_2', 'x']
+    """
+    counts = Counter(r.path.stem for r in records)
+    return [r.path.stem if counts[r.path.stem] == 1 else f"{r.path.stem}_{r.image_id}" for r in records]
+
+
 def export_yolo(ds: DetectionDataset, out_dir: str | Path, *, label_ids: Mapping[int, int] | None = None,
                 names: list[str] | None = None, split: str = "val",
                 image_writer: Callable[[ImageRecord, Path], Path] | None = None) -> Path:
@@ -117,6 +178,13 @@ def export_yolo(ds: DetectionDataset, out_dir: str | Path, *, label_ids: Mapping
     """
     out = Path(out_dir)
     img_dir, lbl_dir = out / "images" / split, out / "labels" / split
+    stale = [out / "images", out / "labels"]  # an earlier export (another dataset?) and Ultralytics' label caches
+    inside = [r.path for r in ds.records if any(r.path.resolve().is_relative_to(d.resolve()) for d in stale)]
+    if inside:
+        raise ValueError(f"cannot export into {out}: it holds the dataset's own images ({inside[0]}); choose an "
+                         "empty output folder")
+    for folder in stale:  # must never be read as this export
+        shutil.rmtree(folder, ignore_errors=True)
     img_dir.mkdir(parents=True, exist_ok=True)
     lbl_dir.mkdir(parents=True, exist_ok=True)
     for rec in ds.records:
@@ -124,20 +192,12 @@ def export_yolo(ds: DetectionDataset, out_dir: str | Path, *, label_ids: Mapping
         dst = img_dir / f"{stem}{rec.path.suffix.lower()}"
         if image_writer is not None:
             image_writer(rec, img_dir / stem)
-        elif not dst.exists():
+        else:
             try:
                 os.symlink(rec.path.resolve(), dst)
             except OSError:
-                dst.write_bytes(rec.path.read_bytes())
-        lines = []
-        for box, label in zip(rec.boxes_xyxy, rec.labels, strict=True):
-            if label_ids is not None and int(label) not in label_ids:
-                continue
-            cls = label_ids[int(label)] if label_ids is not None else int(label)
-            x1, y1, x2, y2 = box
-            cx, cy = (x1 + x2) / 2 / rec.width, (y1 + y2) / 2 / rec.height
-            lines.append(f"{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / rec.width:.6f} {(y2 - y1) / rec.height:.6f}")
-        write_text(lbl_dir / f"{stem}.txt", "\n".join(lines) + ("\n" if lines else ""))
+                shutil.copyfile(rec.path, dst)
+        write_text(lbl_dir / f"{stem}.txt", yolo_label_text(rec, label_ids))
     names = names or ds.class_names
     # Ultralytics requires train and val keys: both point at the exported split unless it is one of them
     data = {"path": str(out.resolve()), "train": f"images/{split}", "val": f"images/{split}", split: f"images/{split}",
@@ -164,7 +224,7 @@ def _yolo_split_images(data: Mapping[str, Any], root: Path, split: str, where: P
     return files
 
 
-def _label_path(img: Path) -> Path:
+def label_path(img: Path) -> Path:
     parts = list(img.parts)
     idx = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
     if idx is not None:
@@ -185,13 +245,12 @@ def load_yolo(data_yaml: str | Path, split: str = "val") -> DetectionDataset:
         raise ValueError(f"{data_yaml}: no 'names' list")
     ds = DetectionDataset(data_yaml.stem, list(names), [], info={"source": str(data_yaml), "split": split})
     for i, img in enumerate(_yolo_split_images(data, root, split, data_yaml)):
-        try:
-            w, h = image_size(img)
-        except (OSError, ValueError) as exc:
-            ds.note("unreadable_images", f"{img}: unreadable image, skipped ({exc})")
+        size = usable_image_size(ds, img)
+        if size is None:
             continue
+        w, h = size
         boxes, labels = [], []
-        lbl = _label_path(img)
+        lbl = label_path(img)
         text = lbl.read_text() if lbl.is_file() else ""
         if not text.strip():
             ds.note("images_without_boxes", f"{lbl}: no labels for {img.name}")
@@ -210,45 +269,78 @@ def load_yolo(data_yaml: str | Path, split: str = "val") -> DetectionDataset:
             box = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
             boxes.append(box)
             labels.append(cls)
-        arr = clip_boxes(np.array(boxes, np.float32).reshape(-1, 4), w, h)
-        keep = (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])
-        for _ in range(int((~keep).sum())):
-            ds.note("zero_area_boxes", f"{lbl}: zero-area box dropped")
-        ds.records.append(ImageRecord(i + 1, img, w, h, arr[keep], np.array(labels, np.int64)[keep]))
+        arr, kept = valid_boxes(ds, boxes, labels, w, h, lbl)
+        ds.records.append(ImageRecord(i + 1, img, w, h, arr, kept))
     return ds
 
 
 def load_coco(annotations: str | Path, images_dir: str | Path | None = None) -> DetectionDataset:
-    """A COCO json dataset; ``images_dir`` defaults to the json's folder."""
+    """A COCO json dataset; ``images_dir`` defaults to the json's folder.
+
+    Image sizes come from the files themselves (a ``width``/``height`` in the json that disagrees is counted
+    as ``size_mismatch`` and warned about); boxes are clipped, and boxes with no area inside the image are
+    dropped and counted, as are unreadable or too small images.
+
+    Raises:
+        ValueError: the json is not valid or lacks ``images`` / ``categories``; an entry lacks its fields.
+    """
     annotations = Path(annotations)
-    data = json.loads(annotations.read_text())
-    cats = sorted(data["categories"], key=lambda c: c["id"])
+    try:
+        data = json.loads(annotations.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{annotations}: not a valid COCO json ({exc})") from None
+    missing = [k for k in ("images", "categories") if not isinstance(data, dict) or not isinstance(data.get(k), list)]
+    if missing:
+        raise ValueError(f"{annotations}: not a COCO detection json: no {' or '.join(repr(k) for k in missing)} list")
+    try:
+        cats = sorted(data["categories"], key=lambda c: c["id"])
+        names = [str(c["name"]) for c in cats]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{annotations}: every category needs an 'id' and a 'name' ({exc!r} missing)") from None
     cat_index = {c["id"]: i for i, c in enumerate(cats)}
     base = Path(images_dir) if images_dir else annotations.parent
-    ds = DetectionDataset(annotations.stem, [c["name"] for c in cats], [], info={"source": str(annotations)})
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for ann in data.get("annotations", []):
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    for im in data["images"]:
+    ds = DetectionDataset(annotations.stem, names, [], info={"source": str(annotations)})
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for ann in data.get("annotations") or []:
+        by_image.setdefault(ann.get("image_id"), []).append(ann)
+    seen: set[int] = set()
+    for n, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            raise ValueError(f"{annotations}: images[{n}] needs an 'id' and a 'file_name'")
+        if im["id"] in seen:
+            ds.note("duplicate_images", f"{annotations}: image id {im['id']} listed twice; the first entry is used")
+            continue
+        seen.add(im["id"])
         path = Path(im["file_name"])
         path = path if path.is_absolute() else base / path
         if not path.is_file():
             ds.note("missing_images", f"{path}: image listed in {annotations.name} is missing")
             continue
+        size = usable_image_size(ds, path)
+        if size is None:
+            continue
+        width, height = size
+        if (im.get("width"), im.get("height")) not in ((None, None), (width, height)):
+            ds.note("size_mismatch", f"{annotations}: image {im['id']} ({path.name}) is {width}x{height} on disk but "
+                                     f"{im.get('width')}x{im.get('height')} in the json; the file's size is used")
         boxes, labels = [], []
         for ann in by_image.get(im["id"], []):
             if ann.get("iscrowd"):
                 continue
-            if ann["category_id"] not in cat_index:
-                ds.note("unknown_classes", f"{annotations}: annotation {ann.get('id')} has unknown category")
+            if ann.get("category_id") not in cat_index:
+                ds.note("unknown_classes", f"{annotations}: annotation {ann.get('id')} has unknown category "
+                                           f"{ann.get('category_id')!r}")
                 continue
-            x, y, w, h = ann["bbox"]
+            try:
+                x, y, w, h = (float(v) for v in ann["bbox"])
+            except (KeyError, TypeError, ValueError):
+                ds.note("malformed_lines", f"{annotations}: annotation {ann.get('id')} has no valid bbox [x, y, w, h]")
+                continue
             boxes.append([x, y, x + w, y + h])
             labels.append(cat_index[ann["category_id"]])
-        arr = clip_boxes(np.array(boxes, np.float32).reshape(-1, 4), im["width"], im["height"])
+        arr, kept = valid_boxes(ds, boxes, labels, width, height, f"{annotations} (image {im['id']})")
         attrs = {k: str(v) for k, v in im.items() if k in ("light", "scene")}
-        ds.records.append(ImageRecord(int(im["id"]), path, int(im["width"]), int(im["height"]), arr,
-                                      np.array(labels, np.int64), attrs))
+        ds.records.append(ImageRecord(int(im["id"]), path, width, height, arr, kept, attrs))
     return ds
 
 

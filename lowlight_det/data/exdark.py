@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from lowlight_det.data.detection import DetectionDataset, ImageRecord, clip_boxes, image_size
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, usable_image_size, valid_boxes
 
 CLASSES = ["Bicycle", "Boat", "Bottle", "Bus", "Car", "Cat", "Chair", "Cup", "Dog", "Motorbike", "People", "Table"]
 LIGHTING = ["Low", "Ambient", "Object", "Single", "Weak", "Strong", "Screen", "Window", "Shadow", "Twilight"]
@@ -48,6 +46,7 @@ def load_exdark(root: str | Path, split: str | None = "test") -> DetectionDatase
     ds = DetectionDataset("exdark", list(CLASSES), [], info={"root": str(root), "split": split})
     images, annos = _index(root / "ExDark"), _index(root / "ExDark_Annno")
     class_index = {c.lower(): i for i, c in enumerate(CLASSES)}
+    listed: dict[str, int] = {}
     for n, line in enumerate(listing.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         parts = line.split()
         if not parts or "|" in line:
@@ -63,24 +62,33 @@ def load_exdark(root: str | Path, split: str | None = "test") -> DetectionDatase
             ds.note("malformed_list_rows", f"{listing}:{n}: class {cls} out of range")
             continue
         key = f"{CLASSES[cls - 1]}/{name}".lower()
+        if key in listed:
+            ds.note("duplicate_list_rows", f"{listing}:{n}: {name} is already listed on line {listed[key]}; "
+                                           "evaluated once")
+            continue
+        listed[key] = n
         img = images.get(key)
         if img is None:
             ds.issues["missing_images"] += 1  # a partial download: counted, summarised by the caller
             continue
-        try:
-            width, height = image_size(img)
-        except (OSError, ValueError) as exc:
-            ds.note("unreadable_images", f"{img}: unreadable image, skipped ({exc})")
+        size = usable_image_size(ds, img)
+        if size is None:
             continue
+        width, height = size
         boxes, labels = _read_annotation(ds, annos.get(f"{key}.txt"), img, class_index)
-        arr = clip_boxes(np.array(boxes, np.float32).reshape(-1, 4), width, height)
-        keep = (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])
-        for box in np.array(boxes, np.float32).reshape(-1, 4)[~keep]:
-            ds.note("zero_area_boxes", f"{img}: box {box.tolist()} has zero area inside the image, dropped")
-        attrs = {"light": LIGHTING[light - 1] if 1 <= light <= len(LIGHTING) else f"light{light}",
-                 "scene": SCENES.get(scene, f"scene{scene}")}
-        ds.records.append(ImageRecord(len(ds.records) + 1, img, width, height, arr[keep],
-                                      np.array(labels, np.int64)[keep], attrs))
+        arr, kept = valid_boxes(ds, boxes, labels, width, height, img)
+        attrs = {}  # an out-of-range code joins no slice (counted), never a made-up group
+        if 1 <= light <= len(LIGHTING):
+            attrs["light"] = LIGHTING[light - 1]
+        else:
+            ds.note("malformed_list_rows", f"{listing}:{n}: lighting code {light} is not 1..{len(LIGHTING)}; "
+                                           f"{name} is left out of the per-lighting slices")
+        if scene in SCENES:
+            attrs["scene"] = SCENES[scene]
+        else:
+            ds.note("malformed_list_rows", f"{listing}:{n}: indoor/outdoor code {scene} is not 1 or 2; "
+                                           f"{name} is left out of the indoor/outdoor slices")
+        ds.records.append(ImageRecord(len(ds.records) + 1, img, width, height, arr, kept, attrs))
     if ds.issues["missing_images"]:
         ds.info["missing_images_note"] = (f"{ds.issues['missing_images']} listed images of split {split} are not on "
                                           f"disk under {root / 'ExDark'} (partial download?)")

@@ -28,6 +28,8 @@ os.environ.setdefault("YOLO_VERBOSE", "False")
 from ultralytics import YOLO  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionPredictor, DetectionTrainer, DetectionValidator  # noqa: E402
 
+from lowlight_det.enhancers.apply import check_finite  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 SAFE_LOAD_ENV = "ULTRALYTICS_SAFE_LOAD"
@@ -45,7 +47,8 @@ def apply_enhancer(enhancer: nn.Module, img: torch.Tensor) -> torch.Tensor:
     ``no_grad`` rather than ``inference_mode``: the result may feed a detector that is being trained.
     """
     with torch.no_grad():
-        return enhancer.to(img.device)(img.float()).clamp(0, 1).to(img.dtype)
+        out = check_finite(enhancer, enhancer.to(img.device)(img.float()))
+        return out.clamp(0, 1).to(img.dtype)
 
 
 class EnhancedDetectionPredictor(DetectionPredictor):

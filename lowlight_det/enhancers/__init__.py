@@ -9,7 +9,7 @@ from torch import nn
 
 from lowlight_det.enhancers.baselines import ClaheEnhancer, GammaEnhancer, IdentityEnhancer
 from lowlight_det.enhancers.functional import apply_curves, clahe, gamma_correct
-from lowlight_det.enhancers.registry import create_enhancer, list_enhancers, register_enhancer
+from lowlight_det.enhancers.registry import create_enhancer, is_learned, list_enhancers, register_enhancer
 from lowlight_det.enhancers.weights import (
     WeightsSpec,
     get_weights,
@@ -23,7 +23,7 @@ from lowlight_det.enhancers.zerodce import CurveOutput, ZeroDCE, ZeroDCEPP
 
 __all__ = [
     "ClaheEnhancer", "CurveOutput", "GammaEnhancer", "IdentityEnhancer", "WeightsSpec", "ZeroDCE",
-    "ZeroDCEPP", "apply_curves", "clahe", "create_enhancer", "gamma_correct", "get_weights",
+    "ZeroDCEPP", "apply_curves", "clahe", "create_enhancer", "gamma_correct", "get_weights", "is_learned",
     "list_enhancers", "list_weights", "register_enhancer", "register_weights",
 ]
 
@@ -57,7 +57,7 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
     return model
 
 
-@register_enhancer("zerodce")
+@register_enhancer("zerodce", learned=True)
 def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
             adaptive: bool | None = None) -> ZeroDCE:
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
@@ -69,7 +69,7 @@ def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: 
                   {"width": width, "n_iter": n_iter, "adaptive": adaptive})
 
 
-@register_enhancer("zerodce++")
+@register_enhancer("zerodce++", learned=True)
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
                scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
     """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` and ``adaptive`` as for zerodce."""
@@ -79,7 +79,7 @@ def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_ite
     return model
 
 
-@register_enhancer("zerodce-det")
+@register_enhancer("zerodce-det", learned=True)
 def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8,
                 adaptive: bool | None = None) -> ZeroDCE:
     """Zero-DCE with a strength gate, tuned through a frozen COCO YOLO11n's detection loss on ExDark train
@@ -89,7 +89,7 @@ def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: in
     return zerodce(weights=weights, width=width, n_iter=n_iter, adaptive=adaptive)  # type: ignore[return-value]
 
 
-@register_enhancer("zerodce++-det")
+@register_enhancer("zerodce++-det", learned=True)
 def zerodce_pp_det(*, weights: str | Path | None = "zerodce++.det-yolo11n", width: int = 32, n_iter: int = 8,
                    scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
     """Zero-DCE++ with a strength gate, tuned like ``zerodce-det`` (``zerodce++.det-yolo11n``); the fast choice."""

@@ -19,6 +19,27 @@ def module_device(module: nn.Module) -> torch.device | None:
     return None
 
 
+class NonFiniteOutputError(ValueError):
+    """An enhancer returned NaN or infinite values (broken weights): never written out or scored silently."""
+
+
+def check_finite(enhancer: nn.Module, out: Tensor) -> Tensor:
+    """``out`` unchanged if every value is finite; otherwise a :class:`NonFiniteOutputError` naming the weights.
+
+    Example:
+        >>> from lowlight_det.enhancers.baselines import IdentityEnhancer
+        >>> check_finite(IdentityEnhancer(), torch.tensor([float("nan")]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lowlight_det.enhancers.apply.NonFiniteOutputError: enhancer IdentityEnhancer (no weights) returned NaN...
+    """
+    if not bool(torch.isfinite(out).all()):
+        source = getattr(enhancer, "weights_source", None) or "no weights"
+        raise NonFiniteOutputError(f"enhancer {type(enhancer).__name__} ({source}) returned NaN or infinite values; its "
+                                   "weights are broken (diverged training?) and nothing was written from them")
+    return out
+
+
 def enhance_tensor(enhancer: nn.Module, img: Tensor) -> Tensor:
     """Enhance RGB images given as (3, H, W) or (B, 3, H, W), uint8/uint16 or float in [0, 1].
 
@@ -42,7 +63,7 @@ def enhance_tensor(enhancer: nn.Module, img: Tensor) -> Tensor:
         x = batch.to(device)
     else:
         raise TypeError(f"unsupported image dtype {img.dtype}: use uint8, uint16 or float in [0, 1]")
-    out = enhancer(x).clamp(0, 1)
+    out = check_finite(enhancer, enhancer(x)).clamp(0, 1)
     if maxval is not None:
         out = (out * maxval).round().to(img.dtype)
     else:

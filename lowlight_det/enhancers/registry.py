@@ -9,15 +9,21 @@ from torch import nn
 
 Builder = Callable[..., nn.Module]
 _BUILDERS: dict[str, Builder] = {}
+_LEARNED: set[str] = set()
 
 
-def register_enhancer(name: str) -> Callable[[Builder], Builder]:
-    """Register an enhancer builder under ``name`` (what users type on the command line)."""
+def register_enhancer(name: str, *, learned: bool = False) -> Callable[[Builder], Builder]:
+    """Register an enhancer builder under ``name`` (what users type on the command line).
+
+    ``learned``: the enhancer has trainable weights (a ``weights=`` id or file selects them; ONNX export).
+    """
 
     def decorator(builder: Builder) -> Builder:
         if name in _BUILDERS:
             raise ValueError(f"enhancer {name!r} is already registered")
         _BUILDERS[name] = builder
+        if learned:
+            _LEARNED.add(name)
         return builder
 
     return decorator
@@ -46,11 +52,19 @@ def create_enhancer(name: str, **kwargs: Any) -> nn.Module:
     return _BUILDERS[name](**kwargs)
 
 
-def list_enhancers() -> list[str]:
-    """Names of all registered enhancers, sorted.
+def list_enhancers(*, learned: bool | None = None) -> list[str]:
+    """Names of the registered enhancers, sorted; ``learned=True`` / ``False`` keeps only those with / without
+    trainable weights.
 
     Example:
         >>> "zerodce" in list_enhancers()
         True
+        >>> "gamma" in list_enhancers(learned=True)
+        False
     """
-    return sorted(_BUILDERS)
+    return sorted(n for n in _BUILDERS if learned is None or (n in _LEARNED) == learned)
+
+
+def is_learned(name: str) -> bool:
+    """True for a registered enhancer with trainable weights."""
+    return name in _LEARNED

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,20 +249,9 @@ def load_into(model: nn.Module, loaded: LoadedWeights, *, may_lack: tuple[str, .
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from lowlight_det.io import atomic_write
+
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def make_checkpoint(model: nn.Module, *, arch: str, arch_kwargs: Mapping[str, Any],

@@ -11,12 +11,22 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from lowlight_det.cli import add_common_args, set_threads, setup_logging
+from lowlight_det.cli import (
+    add_common_args,
+    non_negative_int,
+    positive_int,
+    run_job,
+    set_threads,
+    setup_logging,
+    unit_interval,
+)
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.eval.runner import EvalConfig
+
+if TYPE_CHECKING:
+    from lowlight_det.eval.api import EvalSummary
 
 logger = logging.getLogger("lowlight_det.eval")
 
@@ -34,19 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="folder of catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
     p.add_argument("--weights", default=None, help="detector: local YOLO .pt (default: the demo detector for --data demo)")
     p.add_argument("--enhancer-weights", default=None, help="weights id or path for the learned enhancer(s)")
-    p.add_argument("--imgsz", type=int, default=None, help=f"detector input size (default {d.imgsz}; demo 320)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--imgsz", type=positive_int, default=None, help=f"detector input size (default {d.imgsz}; demo 320)")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--out", default=None, help="output folder (default runs/eval/<data>)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument("--conf", type=float, default=d.conf)
-    p.add_argument("--iou", type=float, default=d.iou)
-    p.add_argument("--max-det", type=int, default=d.max_det)
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N images")
+    p.add_argument("--conf", type=unit_interval, default=d.conf, help="detection score threshold in [0, 1]")
+    p.add_argument("--iou", type=unit_interval, default=d.iou, help="NMS IoU threshold in [0, 1]")
+    p.add_argument("--max-det", type=positive_int, default=d.max_det)
     p.add_argument("--class-map", default=d.class_map, help="auto, identity, names, or a map of the dataset (coco)")
     p.add_argument("--enhance-before-letterbox", action="store_true",
                    help="enhance at native resolution before letterboxing (default: on the detector input)")
-    p.add_argument("--gallery", type=int, default=d.gallery, help="images in the gallery plot (0: none)")
+    p.add_argument("--gallery", type=non_negative_int, default=d.gallery, help="images in the gallery plot (0: none)")
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--delta-ci", type=int, default=d.delta_ci, metavar="N",
+    p.add_argument("--delta-ci", type=non_negative_int, default=d.delta_ci, metavar="N",
                    help="95%% interval of each row's Δ mAP50 vs none from N paired half-samples of the images "
                         "(e.g. 200; 0: off)")
     p.add_argument("--resume", action="store_true", help="reuse finished rows in --out")
@@ -64,11 +74,13 @@ def _enhancers(spec: str) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: 0 on success, 2 on bad arguments or missing data/weights."""
+    """Entry point: 0 on success, 2 on bad arguments, data or weights, or an output folder that cannot be written."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     set_threads(args.threads)
-    try:
+    t0 = time.perf_counter()
+
+    def job() -> tuple[EvalConfig, EvalSummary]:
         cfg = EvalConfig(data=args.data, split=args.split, data_root=args.data_root, weights=args.weights,
                          enhance=_enhancers(args.enhance), enhancer_weights=args.enhancer_weights,
                          imgsz=args.imgsz or EvalConfig.imgsz, device=args.device or "auto",
@@ -81,14 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lowlight_det.demo import demo_config
 
             cfg = demo_config(cfg, imgsz=args.imgsz)
-        with logging_redirect_tqdm():
-            from lowlight_det.eval.api import evaluate
+        from lowlight_det.eval.api import evaluate
 
-            t0 = time.perf_counter()
-            summary = evaluate(cfg, resume=args.resume, progress=not args.quiet)
-    except (ValueError, FileNotFoundError) as exc:
-        logger.error("%s", exc)
-        return 2
+        return cfg, evaluate(cfg, resume=args.resume, progress=not args.quiet)
+
+    code, result = run_job(job, log=logger)
+    if result is None:
+        return code
+    cfg, summary = result
     print(summary.table)
     if summary.note:
         print(summary.note)

@@ -9,8 +9,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.eval.report import (
@@ -32,7 +30,7 @@ from lowlight_det.eval.runner import (
     prepare,
     run_info,
 )
-from lowlight_det.io import write_json
+from lowlight_det.io import read_bgr8, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +86,13 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                  "dataset_note": ds.info.get("missing_images_note", ds.info.get("note", "")),
                  "detector_sha256": detector_sha, "class_map": class_map.description,
                  "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1)})
-    if cfg.plots:
-        meta["plots"] = _plots(cfg, out, ds, results, detector, class_map)
     metrics = {**meta, "results": {r.name: asdict(r) for r in results}, "delta_vs_none": delta,
                "recovery": extra, "note": note}
-    write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)  # the numbers are safe before anything optional runs
     write_report(out, meta, results, delta, note=note, extra=extra)
+    if cfg.plots:
+        metrics["plots"] = _plots(cfg, out, ds, results, detector, class_map)
+        write_json(out / "metrics.json", metrics)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
 
 
@@ -125,9 +124,7 @@ def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[Enhan
         detector.set_enhancer(build_enhancer(name, cfg.enhancer_weights))
         rows = []
         for rec in picks:
-            bgr = cv2.imread(str(rec.path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                continue
+            bgr = read_bgr8(rec.path)
             enhanced = detector.enhance_for_display(bgr)
             det = detector([bgr])[0]
             labels, keep = class_map.apply(det.classes)

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lowlight_det.io import write_text
+from lowlight_det.io import atomic_write, write_image, write_text
 
 
 def _f(x: Any, digits: int = 1) -> str:
@@ -139,8 +139,10 @@ def plot_by_light(out: Path, results: Sequence[Any]) -> Path | None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "map50_by_light.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -164,6 +166,4 @@ def save_gallery(path: Path, rows: Sequence[tuple[np.ndarray, np.ndarray, np.nda
     lines = [np.hstack([fit(a), fit(b), fit(c)]) for a, b, c in rows]
     width = max(line.shape[1] for line in lines)
     grid = np.vstack([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), grid)
-    return path
+    return write_image(path, grid)

@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -20,15 +19,13 @@ from tqdm import tqdm
 from lowlight_det.cli import resolve_device
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, ImageRecord, export_yolo, to_coco
-from lowlight_det.enhancers import create_enhancer
+from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import coco_map, sliced_map50
-from lowlight_det.io import write_json
+from lowlight_det.io import read_bgr8, write_image, write_json
 from lowlight_det.runinfo import versions
 
 logger = logging.getLogger(__name__)
-
-LEARNED = ("zerodce", "zerodce++", "zerodce-det", "zerodce++-det")
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ class EnhancerResult:
 
 def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
     """Registry enhancer; ``weights`` applies to learned ones (None: their shipped default)."""
-    if name in LEARNED and weights:
+    if is_learned(name) and weights:
         return create_enhancer(name, weights=weights)
     return create_enhancer(name)
 
@@ -100,6 +97,19 @@ def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
 
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def images_fingerprint(records: list[ImageRecord]) -> str:
+    """Digest of the images a row sees: ids, paths, sizes and modification times (a replaced file counts)."""
+    def stat(path: Path) -> tuple[int, int]:
+        try:
+            st = path.stat()
+        except OSError:
+            return -1, -1
+        return st.st_size, st.st_mtime_ns
+
+    return _fingerprint([(r.image_id, str(r.path), *stat(r.path), r.boxes_xyxy.tolist(), r.labels.tolist())
+                         for r in records])
 
 
 def device_name(device: torch.device, threads: int) -> str:
@@ -125,11 +135,7 @@ def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, 
     writer = None
     if enhancer is not None:
         def writer(rec: ImageRecord, stem: Path) -> Path:
-            bgr = cv2.imread(str(rec.path), cv2.IMREAD_COLOR)
-            out = stem.with_suffix(".png")
-            if bgr is not None:
-                cv2.imwrite(str(out), detector.enhance_for_display(bgr))
-            return out
+            return write_image(stem.with_suffix(".png"), detector.enhance_for_display(read_bgr8(rec.path)))
     return export_for_detector(variant.records, class_map, detector.names, workdir / f"{variant.name}_data",
                                image_writer=writer)
 
@@ -189,13 +195,14 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
     out = Path(cfg.out)
     gt = to_coco(ds)
     write_json(out / "ground_truth.json", gt)
+    gt_digest = _fingerprint(gt)  # annotations as loaded: a changed label file is a different evaluation
     results = []
     for variant in variants:
         enhancer = build_enhancer(variant.enhancer, cfg.enhancer_weights)
         ident = enhancer_identity(enhancer)
-        fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.conf, cfg.iou, cfg.max_det,
-                          class_map.description, detector_sha, ident, cfg.enhance_before_letterbox,
-                          [r.image_id for r in variant.records], str(variant.records[0].path) if variant.records else "")
+        fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.batch_size, cfg.conf, cfg.iou, cfg.max_det,
+                          class_map.description, detector_sha, ident, cfg.enhance_before_letterbox, gt_digest,
+                          images_fingerprint(variant.records))
         done = out / "results" / f"{variant.name}.json"
         if resume and done.is_file():
             previous = json.loads(done.read_text())
