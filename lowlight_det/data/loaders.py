@@ -10,6 +10,15 @@ from lowlight_det.data.detection import DetectionDataset, load_coco, load_yolo
 from lowlight_det.data.exdark import load_exdark
 
 
+def exdark_root(root: Path) -> Path:
+    """The folder holding ``Groundtruth/imageclasslist.txt``: ``root`` itself, or its parent when the authors'
+    folders (``ExDark/``, ``ExDark_Annno/``, ``Groundtruth/``) were unpacked side by side one level up."""
+    if not (root / "Groundtruth").is_dir() and (root.parent / "Groundtruth" / "imageclasslist.txt").is_file() \
+            and root.name == "ExDark":
+        return root.parent
+    return root
+
+
 def load_detection_dataset(name: str, *, split: str | None = None, data_root: str | Path | None = None,
                            catalog: dict[str, Any] | None = None) -> tuple[DetectionDataset, dict[str, Any]]:
     """(dataset, its catalogue entry info incl. ``class_maps``) for a catalogue key, a ``data.yaml``,
@@ -28,7 +37,7 @@ def load_detection_dataset(name: str, *, split: str | None = None, data_root: st
         info = next((dict(v) for v in catalog["datasets"].values() if v.get("kind") == "exdark"), {})
     split = split or info.get("default_split")
     if entry.kind == "exdark" or (entry.root.is_dir() and (entry.root / "Groundtruth").is_dir()):
-        return load_exdark(entry.root, split), info
+        return load_exdark(exdark_root(entry.root), split), info
     if entry.kind in ("yolo", "yaml"):
         yaml_path = entry.root if entry.root.is_file() else entry.root / info.get("yaml", "data.yaml")
         return load_yolo(yaml_path, split or "val"), info

@@ -133,7 +133,10 @@ def darken_array(rgb: np.ndarray, *, seed: int = 0, index: int = 0, ranges: Dark
 class LowLightSynthesis(nn.Module):
     """Torch transform: darken (B, 3, H, W) or (3, H, W) float RGB in [0, 1]; photometric only.
 
-    Each call draws fresh parameters from its own generator (seeded once at construction).
+    Each call draws fresh parameters from its own generator (seeded once at construction). Inside a
+    DataLoader worker the generator is re-seeded from ``(seed, the worker's seed)``, so workers draw
+    different streams (the worker seed is derived from the DataLoader's generator: seed that for
+    reproducible epochs).
 
     Example:
         >>> t = LowLightSynthesis(seed=0)
@@ -144,12 +147,22 @@ class LowLightSynthesis(nn.Module):
     def __init__(self, ranges: DarkenRanges | None = None, *, seed: int = 0) -> None:
         super().__init__()
         self.ranges = ranges or DarkenRanges()
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
+        self._worker_seed: int | None = None
+
+    def _stream(self) -> torch.Generator:
+        info = torch.utils.data.get_worker_info()
+        if info is not None and info.seed != self._worker_seed:  # a (new) worker: its own stream
+            self._worker_seed = info.seed
+            self.generator = torch.Generator().manual_seed((self.seed * 1_000_003 + info.seed) % 2**63)
+        return self.generator
 
     def forward(self, img: Tensor) -> Tensor:
         batch = img.unsqueeze(0) if img.ndim == 3 else img
-        params = sample_params(batch.shape[0], self.ranges, self.generator)
-        out = darken(batch, params, bits=self.ranges.bits, generator=self.generator)
+        generator = self._stream()
+        params = sample_params(batch.shape[0], self.ranges, generator)
+        out = darken(batch, params, bits=self.ranges.bits, generator=generator)
         return out.squeeze(0) if img.ndim == 3 else out
 
     def extra_repr(self) -> str:

@@ -54,6 +54,7 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
     model = load_into(model_cls(**arch_kwargs), loaded, may_lack=("gate.",) if arch_kwargs.get("adaptive") else ())
     model.weights_source = loaded.source  # type: ignore[assignment]
     model.weights_sha256 = loaded.sha256  # type: ignore[assignment]
+    model.data_terms = loaded.meta.get("data_terms")  # type: ignore[assignment]  # e.g. ExDark's, when tuned on it
     return model
 
 

@@ -28,6 +28,12 @@ register_weights(WeightsSpec(
                     "3 epochs (753 steps)",
           "dataset": "sice_part1"}), default=True)
 
+# Weights tuned on ExDark carry ExDark's terms: research use, never a default
+_EXDARK_TERMS = ("tuned on ExDark images and annotations: ExDark's terms (Dataset/DATASET_TERMS.md, effective "
+                 "1 October 2026) allow non-commercial academic research, education, benchmarking and evaluation "
+                 "only; company-affiliated or commercial use needs the ExDark authors' written permission")
+_DET_LICENSE = "code MIT; these weights were tuned on ExDark and follow its non-commercial terms (see data_terms)"
+
 # Detection-tuned with the strength gate (python -m lowlight_det.finetune --adaptive, seed-0 runs of
 # benchmarks/finetune_exdark.py tune); per arch: sha256, parameters, best epoch, Δ mAP50 vs none over 3 seeds, Δ vs its SICE start
 _DET_RECIPE = ("640 px letterbox, batch 16, Adam 1e-4 (curve net) / 1e-2 (strength gate), loss = detection on the "
@@ -39,7 +45,7 @@ for _arch, _sha, _params, _epoch, _vs_none, _gain in (
     register_weights(WeightsSpec(
         name=f"{_arch}.det-yolo11n", arch=_arch, filename=f"{_arch}-det-yolo11n-{_sha[:8]}.pt", sha256=_sha,
         arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True},
-        meta={"num_params": _params, "license": _LICENSE.replace("on SICE Part 1", "on ExDark train images"),
+        meta={"num_params": _params, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS,
               "source": f"python -m lowlight_det.finetune --adaptive (benchmarks/finetune_exdark.py tune, seed 0), "
                         f"from {_arch}.sice",
               "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",

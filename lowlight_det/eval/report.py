@@ -101,6 +101,10 @@ def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas
     lines += list(extra) + ([""] if extra else [])
     lines += _slice_table(results, "by_light", "lighting type") + _slice_table(results, "by_scene", "scene")
     lines += _class_table(results)
+    tuned = [(r.name, r.weights) for r in results if (r.weights or {}).get("data_terms")]
+    if tuned:
+        lines += ["### Terms of the data behind these weights", ""]
+        lines += [f"- {name} (`{Path(str(w.get('source'))).name}`): {w['data_terms']}" for name, w in tuned] + [""]
     issues = info.get("data_issues") or {}
     if issues:
         lines += ["### Data issues (counted, see the log for each file)", ""]

@@ -91,8 +91,11 @@ def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
 
 def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
     """Where an enhancer's weights came from (for the report and the resume fingerprint)."""
-    return {"source": getattr(model, "weights_source", None), "sha256": getattr(model, "weights_sha256", None),
-            "module": repr(model) if not any(True for _ in model.parameters()) else type(model).__name__}
+    ident = {"source": getattr(model, "weights_source", None), "sha256": getattr(model, "weights_sha256", None),
+             "module": repr(model) if not any(True for _ in model.parameters()) else type(model).__name__}
+    if getattr(model, "data_terms", None):
+        ident["data_terms"] = model.data_terms
+    return ident
 
 
 def _fingerprint(*parts: Any) -> str:

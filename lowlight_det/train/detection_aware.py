@@ -133,7 +133,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
                  "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records),
                              "val": cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})",
                              "val_images": len(val_records)},
-                 "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)"}
+                 "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)",
+                 "data_terms": info.get("terms")}  # the tuning data's terms travel with the weights (ExDark's)
     if dist_info.is_main:
         write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     best_path = out / "best.pt" if (out / "best.pt").exists() else None

@@ -98,6 +98,14 @@ def test_catalogue_root_from_env(messy_exdark: Path, monkeypatch: pytest.MonkeyP
     assert len(ds.records) == 3 and info["class_maps"]["coco"]["People"] == 0
 
 
+def test_authors_layout_side_by_side_in_the_data_root(messy_exdark: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # $LOWLIGHT_DET_DATA holds ExDark/<Class>/..., ExDark_Annno/ and Groundtruth/ directly (no ExDark/ExDark/)
+    monkeypatch.setenv("LOWLIGHT_DET_DATA", str(messy_exdark))
+    ds, _ = load_detection_dataset("exdark")
+    assert len(ds.records) == 3
+    assert load_detection_dataset(str(messy_exdark))[0].records[0].path == ds.records[0].path  # --data FOLDER
+
+
 def test_class_maps_from_config() -> None:
     coco_names = {i: f"c{i}" for i in range(80)}
     coco_names.update({0: "person", 2: "car"})

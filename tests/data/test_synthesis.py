@@ -79,3 +79,26 @@ def test_albumentations_darken_is_seeded_and_keeps_boxes() -> None:
     assert np.array_equal(a, b) and a.mean() < img.mean() and a.dtype == np.uint8
     assert np.allclose(res["bboxes"], [[1, 2, 10, 12]])
     assert A.from_dict(A.to_dict(make())).transforms[0].darkness == (0.01, 0.4)
+
+
+class _Frames(torch.utils.data.Dataset):
+    def __init__(self) -> None:
+        self.darken = LowLightSynthesis(seed=3)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.darken(torch.full((3, 8, 8), 0.5))
+
+
+def test_synthesis_draws_a_different_stream_in_each_dataloader_worker() -> None:
+    def run() -> list[torch.Tensor]:
+        loader = torch.utils.data.DataLoader(_Frames(), batch_size=1, num_workers=2,
+                                             generator=torch.Generator().manual_seed(0))
+        return [b[0] for b in loader]
+
+    first = run()
+    # worker 0 serves items 0 and 2, worker 1 items 1 and 3: their first draws must differ
+    assert not torch.equal(first[0], first[1])
+    assert all(torch.equal(a, b) for a, b in zip(first, run(), strict=True))  # seeded loader: reproducible
