@@ -120,3 +120,32 @@ def test_shipped_finetune_config_is_the_recipe_of_the_shipped_weights() -> None:
     keys = ("enhancer", "init_weights", "adaptive", "gate_lr", "lr", "weight_decay", "grad_clip", "batch_size",
             "imgsz", "w_det", "w_ref", "val_split", "val_fraction", "patience", "epochs", "seed", "loss")
     assert {k: cfg[k] for k in keys} == {k: shipped[k] for k in keys}
+
+
+@pytest.mark.integration
+def test_detection_loss_gradient_reaches_the_enhancer_not_the_detector() -> None:
+    from lowlight_det.detection.ultralytics import build_detector, detector_module
+    from lowlight_det.losses.detection import detection_loss, freeze
+
+    torch.manual_seed(0)
+    detector = freeze(detector_module(build_detector(REPO / "benchmarks" / "demo_yolo.yaml")))
+    enhancer = ZeroDCE()
+    img = torch.rand(2, 3, 64, 64) * 0.3
+    targets = {"batch_idx": torch.tensor([0.0, 1.0]), "cls": torch.tensor([[1.0], [2.0]]),
+               "bboxes": torch.tensor([[0.5, 0.5, 0.4, 0.3], [0.3, 0.6, 0.2, 0.2]])}
+    loss, _ = detection_loss(detector, enhancer(img), targets)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    grads = {n: p.grad for n, p in enhancer.named_parameters()}
+    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    assert all(g.abs().sum() > 0 for n, g in grads.items() if n.endswith("weight"))  # every layer is pushed
+    assert all(p.grad is None for p in detector.parameters())  # frozen: nothing flows into the detector
+
+
+@pytest.mark.integration
+def test_finetune_with_only_the_detection_loss_moves_the_enhancer(setup: dict[str, Path], tmp_path: Path) -> None:
+    assert finetune_main([*_args(setup, tmp_path / "det", 1), "--w-ref", "0"]) == 0
+    assert finetune_main([*_args(setup, tmp_path / "off", 1), "--w-ref", "0", "--w-det", "0"]) == 0  # decay only
+    det, off = (read_checkpoint(tmp_path / run / "last.pt") for run in ("det", "off"))
+    assert det["history"][0]["ref"] > 0 and det["meta"]["config"]["w_ref"] == 0  # logged, not trained on
+    assert any(not torch.equal(off["state_dict"][k], v) for k, v in det["state_dict"].items())
