@@ -130,13 +130,16 @@ def describe_os_error(exc: OSError) -> str:
     Example:
         >>> import errno
         >>> describe_os_error(OSError(errno.ENOSPC, "No space left on device", "/out/x.json"))
-        'cannot write /out/x.json: no space left on the device; free some space or choose another --out'
+        'cannot write /out/x.json: no space left (device full, quota or file-size limit); free some space or choose another --out'
     """
     import errno
 
     name = exc.filename or ""
-    if exc.errno == errno.ENOSPC:
-        return f"cannot write {name}: no space left on the device; free some space or choose another --out"
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (f"cannot write {name}: no space left (device full, quota or file-size limit); free some space or "
+                "choose another --out")
+    if exc.errno == errno.ENOTDIR:
+        return f"cannot write {name}: a part of this path is a file, not a folder; choose another --out"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (f"cannot write {name}: {exc.strerror or 'permission denied'} (read-only or not yours); "
                 "choose another --out")

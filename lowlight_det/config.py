@@ -161,7 +161,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T
         else:
             value = _coerce(value, hints[f.name], f"{where}: {f.name}")
         kwargs[f.name] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a range check of the dataclass: say which file it came from
+        raise ValueError(f"{where}: {exc}" if where != "config" else str(exc)) from None
 
 
 PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"

@@ -110,7 +110,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None], suffix: str = "
         write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -125,7 +125,7 @@ def write_image(path: str | Path, encoded: np.ndarray) -> Path:
         ok, buf = cv2.imencode(path.suffix.lower() or ".png", encoded)
         if not ok:
             raise OSError(f"{path}: OpenCV could not encode the image")
-        buf.tofile(tmp)
+        Path(tmp).write_bytes(buf.tobytes())  # raises with the OS's reason (ENOSPC...), unlike ndarray.tofile
 
     return atomic_write(path, write)
 

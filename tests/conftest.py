@@ -93,3 +93,6 @@ def write_scenes() -> Callable[..., Path]:
 
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# Import Ultralytics once, now, through lowlight_det (quiet, offline, safe loading), so its logger binds the
+# session's stdout and not the stream of whichever test's capsys happened to import it first (closed later).
+import lowlight_det.detection.ultralytics  # noqa: E402,F401

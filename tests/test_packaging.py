@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "lowlight_det"
@@ -45,3 +46,15 @@ def test_imported_third_party_packages_are_declared() -> None:
         name = declared_as.get(module, module).lower()
         assert name in deps or name in extras, f"{module} is imported but not a dependency or an extra"
     assert "opencv-python-headless" not in deps  # Ultralytics needs opencv-python: depend on the same one
+
+
+def test_installed_ultralytics_is_in_the_supported_range() -> None:
+    """The code uses Ultralytics arguments and safe loading that arrived in 8.4.80; pyproject says so."""
+    import re
+    from importlib import metadata
+
+    spec = next(d for d in _pyproject()["project"]["dependencies"] if d.startswith("ultralytics"))
+    low, high = re.search(r">=([\d.]+),<([\d.]+)", spec).groups()  # type: ignore[union-attr]
+    as_tuple = lambda v: tuple(int(x) for x in re.findall(r"\d+", v)[:3])  # noqa: E731
+    installed = as_tuple(metadata.version("ultralytics"))
+    assert as_tuple(low) >= (8, 4, 80) and as_tuple(low) <= installed < as_tuple(high)
