@@ -55,7 +55,7 @@ if [[ " $STEPS " == *" report "* ]]; then
 for i in range(2002): shutil.copy(f'$G/sice/{fs[i % len(fs)]}', f'/tmp/sice2002/{i}.jpg')"
   for e in zerodce zerodce++; do
     timeout 35 python3 -m lowlight_det.train --enhancer $e --data /tmp/sice2002 --epochs 1 --batch-size 8 \
-      --image-size 256 --workers 8 --device ${DEVICE:-cuda} --out /tmp/sice_$e -q && \
+      --imgsz 256 --workers 8 --device ${DEVICE:-cuda} --out /tmp/sice_$e -q && \
       cp /tmp/sice_$e/log.csv $R/sice_epoch_$e.csv && cat $R/sice_epoch_$e.csv
   done
   pack bench $R/*.json $R/*.md $R/*.csv

@@ -5,8 +5,8 @@
 set -euo pipefail
 export LOWLIGHT_DET_DATA=${LOWLIGHT_DET_DATA:-../shared/data}
 EPOCHS=${EPOCHS:-12}
-python -m lowlight_det.train -q --config configs/zerodce_sice.yaml --image-size 128 --epochs "$EPOCHS" --threads 1 --out runs/ship_zerodce &
-python -m lowlight_det.train -q --config configs/zerodcepp_sice.yaml --image-size 128 --epochs "$EPOCHS" --threads 1 --out runs/ship_zerodcepp &
+python -m lowlight_det.train -q --config configs/zerodce_sice.yaml --imgsz 128 --epochs "$EPOCHS" --threads 1 --out runs/ship_zerodce &
+python -m lowlight_det.train -q --config configs/zerodcepp_sice.yaml --imgsz 128 --epochs "$EPOCHS" --threads 1 --out runs/ship_zerodcepp &
 wait
 python - <<'PY'
 from lowlight_det.enhancers.weights import export_weights
