@@ -23,6 +23,7 @@ from lowlight_det.cli import (
     unit_interval,
 )
 from lowlight_det.enhancers import list_enhancers
+from lowlight_det.eval.darkness import parse_levels
 from lowlight_det.eval.runner import EvalConfig
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delta-ci", type=non_negative_int, default=d.delta_ci, metavar="N",
                    help="95%% interval of each row's Δ mAP50 vs none from N paired half-samples of the images "
                         "(e.g. 200; 0: off)")
+    p.add_argument("--darken-ev", default=None, metavar="STOPS",
+                   help="darkness sweep: also evaluate every row on copies of the images darkened by these stops "
+                        "(comma-separated, e.g. 0,1,2,3,4,6; fixed sensor noise, cached in --out)")
+    p.add_argument("--darken-seed", type=int, default=0, help="seed of the sweep's sensor noise")
     p.add_argument("--resume", action="store_true", help="reuse finished rows in --out")
     add_common_args(p)
     return p
@@ -88,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          limit=args.limit, conf=args.conf, iou=args.iou, max_det=args.max_det,
                          class_map=args.class_map, enhance_before_letterbox=args.enhance_before_letterbox,
                          gallery=args.gallery, plots=not args.no_plots, threads=args.threads,
-                         delta_ci=args.delta_ci)
+                         delta_ci=args.delta_ci, darken_seed=args.darken_seed,
+                         darken_ev=parse_levels(args.darken_ev) if args.darken_ev else ())
         if cfg.data == "demo":
             from lowlight_det.demo import demo_config
 

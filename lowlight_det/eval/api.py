@@ -11,6 +11,14 @@ from typing import Any
 
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
+from lowlight_det.eval.darkness import (
+    baseline_of,
+    darkened_records,
+    darkness_lines,
+    darkness_summary,
+    plot_by_darkness,
+    row_name,
+)
 from lowlight_det.eval.report import (
     console_table,
     draw_detections,
@@ -69,18 +77,32 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
         raise ValueError(f"dataset {cfg.data!r} split {cfg.split!r} has no readable images "
                          f"({dict(ds.issues) or 'nothing found'})")
     detector, class_map, device, detector_sha = prepare(cfg, ds, info)
+    out = Path(cfg.out)
     variants = [Variant(name, name, ds.records) for name in cfg.enhance]
     if well_lit is not None:
         variants.insert(0, Variant(WELL_LIT, "none", well_lit.records, label="well-lit (upper bound)"))
+    # the darkness sweep darkens the images as evaluated; the demo's own darkening is random, so there the
+    # sweep starts from its well-lit scenes
+    sweep_base, plain_zero = (well_lit, False) if well_lit is not None else (ds, True)
+    levels = tuple(sorted({0.0, *cfg.darken_ev})) if cfg.darken_ev else ()
+    for level in levels:
+        if level == 0 and plain_zero:
+            for v in variants:
+                v.darken_ev = 0.0 if v.name in cfg.enhance else None
+            continue
+        records = sweep_base.records if level == 0 else darkened_records(
+            sweep_base.records, level, out / "darkened" / f"ev{level:g}", seed=cfg.darken_seed, progress=progress)
+        variants += [Variant(row_name(e, level, plain_zero=plain_zero), e, records, darken_ev=level)
+                     for e in cfg.enhance]
     results = evaluate_variants(cfg, ds, variants, detector, class_map, detector_sha=detector_sha,
                                 resume=resume, progress=progress)
-    out = Path(cfg.out)
     delta = deltas(results)
     if cfg.delta_ci and "none" in cfg.enhance:
-        add_intervals(delta, to_coco(ds), out, [n for n in cfg.enhance if n != "none"], cfg.delta_ci)
+        add_intervals(delta, to_coco(ds), out, [r.name for r in results if r.enhancer != "none"], cfg.delta_ci)
     note = "Ran on the built-in demo (synthetic scenes, synthetic darkening); use --data exdark --weights ... " \
            "for real dark images." if cfg.data == "demo" else ""
-    extra = recovery_lines(results, WELL_LIT) if well_lit is not None else []
+    extra = recovery_lines([r for r in results if "@ev" not in r.name], WELL_LIT) if well_lit is not None else []
+    darkness = darkness_summary(results, levels, cfg.enhance, plain_zero=plain_zero, deltas=delta) if levels else None
     meta = run_info(cfg, device, detector.threads)
     meta.update({"split": cfg.split or ds.info.get("split"), "images": len(ds.records),
                  "dataset_note": ds.info.get("missing_images_note", ds.info.get("note", "")),
@@ -88,10 +110,14 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                  "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1)})
     metrics = {**meta, "results": {r.name: asdict(r) for r in results}, "delta_vs_none": delta,
                "recovery": extra, "note": note}
+    if darkness:
+        metrics["darkness"] = darkness
     write_json(out / "metrics.json", metrics)  # the numbers are safe before anything optional runs
-    write_report(out, meta, results, delta, note=note, extra=extra)
+    write_report(out, meta, results, delta, note=note, extra=extra + (darkness_lines(darkness) if darkness else []))
     if cfg.plots:
-        metrics["plots"] = _plots(cfg, out, ds, results, detector, class_map)
+        metrics["plots"] = _plots(cfg, out, ds, [r for r in results if "@ev" not in r.name], detector, class_map)
+        if darkness:
+            metrics["plots"].append(str(plot_by_darkness(out, darkness)))
         write_json(out / "metrics.json", metrics)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
 
@@ -105,7 +131,10 @@ def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Pat
     def preds(name: str) -> Any:
         return json.loads((out / f"predictions_{name}.json").read_text())
 
-    found = paired_deltas_map50(gt, preds("none"), {n: preds(n) for n in names}, resamples=resamples)
+    found = {}
+    for base in sorted({baseline_of(n) for n in names}):  # each row against none on the same images
+        rows = {n: preds(n) for n in names if baseline_of(n) == base}
+        found.update(paired_deltas_map50(gt, preds(base), rows, resamples=resamples))
     for name, d in found.items():
         delta.setdefault(name, {}).update(map50_ci95=[round(d.low, 3), round(d.high, 3)], map50_ci_std=round(d.std, 3),
                                           ci_resamples=resamples)

@@ -22,6 +22,7 @@ from lowlight_det.data.detection import DetectionDataset, ImageRecord, export_yo
 from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import coco_map, sliced_map50
+from lowlight_det.eval.darkness import baseline_of
 from lowlight_det.io import read_bgr8, write_image, write_json
 from lowlight_det.runinfo import versions
 
@@ -53,6 +54,8 @@ class EvalConfig:
     threads: int | None = None
     workers: int = 0
     delta_ci: int = 0               # half-samples for a 95% interval of each row's Δ mAP50 vs none (0: off)
+    darken_ev: tuple[float, ...] = ()  # darkness sweep: also evaluate on copies this many stops darker (eval/darkness.py)
+    darken_seed: int = 0            # of the sweep's sensor noise
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Variant:
     enhancer: str
     records: list[ImageRecord]
     label: str = ""
+    darken_ev: float | None = None  # stops darker than the dataset (darkness sweep); None: not part of a sweep
 
 
 @dataclass
@@ -80,6 +84,7 @@ class EnhancerResult:
     images: int
     predictions: int
     fingerprint: str
+    darken_ev: float | None = None
 
 
 def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
@@ -205,7 +210,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
         ident = enhancer_identity(enhancer)
         fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.batch_size, cfg.conf, cfg.iou, cfg.max_det,
                           class_map.description, detector_sha, ident, cfg.enhance_before_letterbox, gt_digest,
-                          images_fingerprint(variant.records))
+                          images_fingerprint(variant.records), variant.darken_ev)
         done = out / "results" / f"{variant.name}.json"
         if resume and done.is_file():
             previous = json.loads(done.read_text())
@@ -224,7 +229,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
             name=variant.name, enhancer=variant.enhancer, label=variant.label, weights=ident,
             metrics={**metrics.as_dict(), "ultralytics_map50_secondary": ultra_map50}, by_light=sliced_map50(gt, preds, "light"),
             by_scene=sliced_map50(gt, preds, "scene"), timing_ms=timing, images=len(variant.records),
-            predictions=len(preds), fingerprint=fp)
+            predictions=len(preds), fingerprint=fp, darken_ev=variant.darken_ev)
         write_json(done, asdict(result))
         logger.info("%s: mAP50-95 %.2f mAP50 %.2f (%.0f ms/image)", variant.name, metrics.map50_95, metrics.map50,
                     timing["total"])
@@ -232,13 +237,15 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
     return results
 
 
-def deltas(results: list[EnhancerResult], baseline: str = "none") -> dict[str, dict[str, Any]]:
-    """mAP differences of every row against the baseline row."""
-    base = next((r for r in results if r.name == baseline), None)
-    if base is None:
-        return {}
-    return {r.name: {k: round(r.metrics[k] - base.metrics[k], 3) for k in ("map50_95", "map50")}
-            for r in results}
+def deltas(results: list[EnhancerResult]) -> dict[str, dict[str, Any]]:
+    """mAP differences of every row against the ``none`` row on the same images (same darkness)."""
+    by_name = {r.name: r for r in results}
+    out = {}
+    for r in results:
+        base = by_name.get(baseline_of(r.name))
+        if base is not None:
+            out[r.name] = {k: round(r.metrics[k] - base.metrics[k], 3) for k in ("map50_95", "map50")}
+    return out
 
 
 def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tuple[Any, ClassMap, torch.device,

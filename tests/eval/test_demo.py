@@ -63,3 +63,18 @@ def test_evaluator_reproduces_the_demo_detectors_recorded_map(tmp_path: Path, mo
     assert abs(rows["well-lit"]["map50"] - recorded["map50"]) <= 1.0, (rows["well-lit"], recorded)
     assert abs(rows["well-lit"]["map50_95"] - recorded["map50_95"]) <= 2.0
     assert rows["none"]["map50"] < rows["well-lit"]["map50"] - 30  # the synthetic darkness costs detections
+
+
+@pytest.mark.integration
+def test_demo_sweep_darkens_the_well_lit_scenes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lowlight_det.eval.__main__ import main
+
+    monkeypatch.setenv("LOWLIGHT_DET_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "o"
+    assert main(["--enhance", "gamma", "--limit", "8", "--darken-ev", "4", "--no-plots", "--out", str(out), "-q"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["results"]) == ["well-lit", "none", "gamma", "none@ev0", "gamma@ev0", "none@ev4", "gamma@ev4"]
+    results = metrics["results"]
+    assert results["none@ev0"]["metrics"] == results["well-lit"]["metrics"]  # level 0 of the demo sweep: well-lit
+    assert metrics["darkness"]["rows"]["none"]["levels"]["4"]["map50"] < results["well-lit"]["metrics"]["map50"]
+    assert not any("@ev" in line for line in metrics["recovery"])

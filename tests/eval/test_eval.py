@@ -8,6 +8,7 @@ import os
 from functools import partial
 from pathlib import Path
 
+import cv2
 import pytest
 
 from lowlight_det.eval.__main__ import main as eval_main
@@ -161,3 +162,44 @@ def test_enhanced_validator_plugs_into_model_val(yolo_dataset: Path) -> None:
     YOLO(str(TINY_YOLO)).val(validator=partial(Spy, enhancer=create_enhancer("gamma", gamma=0.5)),
                              data=str(yolo_dataset), imgsz=64, batch=4, plots=False, verbose=False, device="cpu")
     assert seen and all(after > before for before, after in seen)
+
+
+@pytest.mark.integration
+def test_darkness_sweep_rows_table_plot_and_cache(write_scenes, tmp_path: Path) -> None:  # noqa: ANN001
+    from lowlight_det.demo import demo_detector
+
+    data = write_scenes(tmp_path / "ds", n=6, size=320, gain=1.0, seed=5)
+    out = tmp_path / "sweep"
+    args = ["--data", str(data), "--weights", str(demo_detector()), "--imgsz", "320", "--class-map", "identity",
+            "--enhance", "gamma", "--darken-ev", "3,1", "--delta-ci", "10", "--gallery", "1", "--out", str(out), "-q"]
+    assert eval_main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["results"]) == ["none", "gamma", "none@ev1", "gamma@ev1", "none@ev3", "gamma@ev3"]
+    assert [metrics["results"][n]["darken_ev"] for n in ("none", "gamma@ev3")] == [0.0, 3.0]
+    dark = metrics["darkness"]
+    assert dark["levels"] == [0.0, 1.0, 3.0]
+    none = {k: v["map50"] for k, v in dark["rows"]["none"]["levels"].items()}
+    assert none["0"] > 30 and none["3"] < none["0"]  # 3 stops darker costs this detector
+    gamma3 = dark["rows"]["gamma"]["levels"]["3"]
+    res = metrics["results"]
+    assert gamma3["delta_map50"] == pytest.approx(res["gamma@ev3"]["metrics"]["map50"] - res["none@ev3"]["metrics"]["map50"],
+                                                  abs=1e-3)  # Δ against none at the same darkness
+    assert metrics["delta_vs_none"]["gamma@ev3"]["map50"] == pytest.approx(gamma3["delta_map50"], abs=1e-3)
+    assert "delta_map50_ci95" in gamma3
+    report = (out / "report.md").read_text()
+    assert "### mAP50 by darkness" in report and "| gamma |" in report and "shot noise 0.001" in report
+    assert (out / "map50_by_darkness.png").is_file() and not (out / "gallery_gamma@ev1.png").exists()
+    cached = sorted((out / "darkened" / "ev3").glob("*.png"))
+    assert len(cached) == 6
+    # darkened copies: same size (boxes stay valid), darker, deterministic and reused on resume
+    src = cv2.imread(str(sorted((tmp_path / "ds" / "images" / "val").glob("*.jpg"))[0]))
+    first = cv2.imread(str(cached[0]))
+    assert first.shape == src.shape and first.mean() < src.mean() / 3
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    assert eval_main([*args, "--resume"]) == 0
+    assert [p.stat().st_mtime_ns for p in sorted((out / "darkened" / "ev3").glob("*.png"))] == stamps
+
+
+def test_darkness_levels_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert eval_main(["--darken-ev", "1,x", "-q"]) == 2
+    assert "--darken-ev takes comma-separated stops" in capsys.readouterr().err
