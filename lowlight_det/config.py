@@ -244,6 +244,9 @@ class FinetuneConfig:
     init_weights: str | None = "default"
     adaptive: bool = False          # add a learned per-image strength gate (enhancers/gate.py)
     gate_lr: float = 5e-3           # Adam learning rate of the gate's 57 parameters
+    darken_share: float = 0.0       # share of training images darkened on the fly (data/synthesis.random_darkening)
+    darken_ev_min: float = 1.0      # ... by a uniform random number of stops in [darken_ev_min, darken_ev_max]
+    darken_ev_max: float = 6.0
     epochs: int = 10
     batch_size: int = 8
     imgsz: int = 640
@@ -272,6 +275,9 @@ class FinetuneConfig:
         for name in ("lr", "gate_lr"):
             check_range(where, name, getattr(self, name), low=0, high=1, low_open=True)
         check_range(where, "val_fraction", self.val_fraction, low=0, high=1, low_open=True)
+        check_range(where, "darken_share", self.darken_share, low=0, high=1)
+        check_range(where, "darken_ev_min", self.darken_ev_min, low=0, high=16)
+        check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
         check_range(where, "weight_decay", self.weight_decay, low=0, high=1)
         check_range(where, "grad_clip", self.grad_clip, low=0, low_open=True)
         check_range(where, "w_det", self.w_det, low=0)

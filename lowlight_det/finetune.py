@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
                    help="learn a per-image strength gate on the curves (illumination-adaptive; default off)")
     p.add_argument("--gate-lr", type=positive_float, help="learning rate of the strength gate")
+    p.add_argument("--darken-share", type=non_negative_float,
+                   help="share of training images darkened on the fly by a random number of stops (default 0)")
+    p.add_argument("--darken-ev", type=non_negative_float, nargs=2, metavar=("MIN", "MAX"),
+                   help="range of those stops (default 1 6)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--imgsz", type=positive_int)
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "adaptive", "gate_lr",
+        "darken_share",
         "epochs", "batch_size", "imgsz", "lr", "w_det", "w_ref", "class_map", "patience", "limit", "seed", "workers",
         "amp", "out", "device", "threads")
 
@@ -82,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     overrides = {k: getattr(args, k) for k in KEYS}
+    if args.darken_ev:
+        overrides["darken_ev_min"], overrides["darken_ev_max"] = args.darken_ev
     holdout = args.val_split is not None and args.val_split.lower() == "none"
     if args.val_split is not None and not holdout:
         overrides["val_split"] = args.val_split

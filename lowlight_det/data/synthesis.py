@@ -220,3 +220,49 @@ def darken_stops(rgb: np.ndarray, stops: float, *, seed: int = 0, index: int = 0
     img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
     out = darken(img, params, bits=sensor.bits, generator=g)
     return (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def darken_batch(img: Tensor, stops: Tensor, *, generator: torch.Generator, sensor: SensorModel | None = None) -> Tensor:
+    """Torch version of :func:`darken_stops` for a batch: image ``i`` is ``stops[i]`` EV darker on the fixed
+    sensor (0 leaves it untouched). Differentiable inputs are not needed: this makes training data.
+
+    Args:
+        img: (B, 3, H, W) RGB in [0, 1], any device.
+        stops: (B,) EV per image (>= 0).
+        generator: CPU generator for the noise (seed it per step for exact resumes).
+        sensor: the camera (default :class:`SensorModel`).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> out = darken_batch(torch.full((2, 3, 4, 4), 0.5), torch.tensor([0.0, 3.0]), generator=g)
+        >>> bool(out[0].eq(0.5).all()), bool(out[1].mean() < 0.25)
+        (True, True)
+    """
+    sensor = sensor or SensorModel()
+    n = img.shape[0]
+    fixed = lambda v: torch.full((n,), float(v), dtype=torch.float64)  # noqa: E731
+    params = DarkenParams(torch.pow(2.0, -stops.double().cpu()), fixed(sensor.gamma), fixed(sensor.red_gain),
+                          fixed(sensor.blue_gain), fixed(sensor.shot_noise), fixed(sensor.read_noise))
+    dark = darken(img, params, bits=sensor.bits, generator=generator)
+    keep = (stops <= 0).to(img.device).view(n, 1, 1, 1)
+    return torch.where(keep, img, dark)
+
+
+def random_darkening(img: Tensor, *, share: float, stops: tuple[float, float], generator: torch.Generator,
+                     sensor: SensorModel | None = None) -> tuple[Tensor, Tensor]:
+    """Darken a random ``share`` of the batch by a random number of stops, uniform in ``stops``: training data
+    that reaches from the images as they are to very dark frames. Returns (images, stops per image; 0 = as is).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> out, ev = random_darkening(torch.full((8, 3, 4, 4), 0.5), share=0.5, stops=(1, 6), generator=g)
+        >>> bool(((ev == 0) | ((ev >= 1) & (ev <= 6))).all()), out.shape
+        (True, torch.Size([8, 3, 4, 4]))
+    """
+    n = img.shape[0]
+    chosen = torch.rand(n, generator=generator) < share
+    ev = stops[0] + (stops[1] - stops[0]) * torch.rand(n, generator=generator)
+    ev = torch.where(chosen, ev, torch.zeros_like(ev))
+    if not bool(chosen.any()):
+        return img, ev
+    return darken_batch(img, ev, generator=generator, sensor=sensor), ev

@@ -31,6 +31,7 @@ from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
+from lowlight_det.data.synthesis import image_generator, random_darkening
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
 from lowlight_det.eval.coco import coco_map
@@ -151,6 +152,10 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
                    disable=not (progress and dist_info.is_main), leave=False)
         for batch in bar:
             img = batch["img"].to(device).float() / 255
+            if cfg.darken_share > 0:  # the dark end: noise drawn per (seed, epoch, step, rank), so resumes are exact
+                g = image_generator(cfg.seed, ((epoch * 1_000_003) + steps) * 64 + dist_info.rank)
+                img, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
+                                          generator=g)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 curves_out = net(img)
                 enhanced = curves_out.image.clamp(0, 1)

@@ -17,13 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def setup(tmp_path: Path, write_scenes) -> dict[str, Path]:  # noqa: ANN001
-    from ultralytics import YOLO
 
     data = write_scenes(tmp_path / "ds", splits=("train",), n=10, size=96, seed=11, gain=0.25, ext=".png",
                         names=["0", "1", "2", "3"])
-    torch.manual_seed(0)
-    detector = tmp_path / "det.pt"
-    YOLO(str(REPO / "benchmarks" / "demo_yolo.yaml")).save(str(detector))
+    from lowlight_det.demo import demo_detector
+
+    detector = tmp_path / "det.pt"  # a trained detector (the demo's): its loss depends on what it sees
+    detector.write_bytes(demo_detector().read_bytes())
     init = atomic_save(make_checkpoint(ZeroDCE(), arch="zerodce", arch_kwargs={}, meta={}), tmp_path / "init.pt")
     return {"data": data, "detector": detector, "init": init}
 
@@ -149,3 +149,18 @@ def test_finetune_with_only_the_detection_loss_moves_the_enhancer(setup: dict[st
     det, off = (read_checkpoint(tmp_path / run / "last.pt") for run in ("det", "off"))
     assert det["history"][0]["ref"] > 0 and det["meta"]["config"]["w_ref"] == 0  # logged, not trained on
     assert any(not torch.equal(off["state_dict"][k], v) for k, v in det["state_dict"].items())
+
+
+@pytest.mark.integration
+def test_finetune_darkens_a_share_on_the_fly_and_still_resumes_exactly(setup: dict[str, Path], tmp_path: Path) -> None:
+    dark = ["--darken-share", "0.5", "--darken-ev", "2", "5"]
+    assert finetune_main([*_args(setup, tmp_path / "plain", 1)]) == 0
+    assert finetune_main([*_args(setup, tmp_path / "full", 2), *dark]) == 0
+    full = read_checkpoint(tmp_path / "full" / "last.pt")
+    plain = read_checkpoint(tmp_path / "plain" / "last.pt")
+    assert full["meta"]["config"]["darken_share"] == 0.5 and full["meta"]["config"]["darken_ev_max"] == 5
+    assert full["history"][0]["det"] != plain["history"][0]["det"]  # the detector saw other (darker) images
+    assert finetune_main([*_args(setup, tmp_path / "part", 1), *dark]) == 0
+    assert finetune_main([*_args(setup, tmp_path / "part", 2), "--resume", str(tmp_path / "part" / "last.pt")]) == 0
+    part = read_checkpoint(tmp_path / "part" / "last.pt")
+    assert all(torch.equal(full["state_dict"][k], part["state_dict"][k]) for k in full["state_dict"])
