@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def setup(tmp_path: Path, write_scenes) -> dict[str, Path]:  # noqa: ANN001
-
     data = write_scenes(tmp_path / "ds", splits=("train",), n=10, size=96, seed=11, gain=0.25, ext=".png",
                         names=["0", "1", "2", "3"])
     from lowlight_det.demo import demo_detector
