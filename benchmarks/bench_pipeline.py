@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from lowlight_det.cli import resolve_device
+from lowlight_det.config import EvalConfig
 from lowlight_det.eval.api import evaluate
-from lowlight_det.eval.runner import EvalConfig
 
 
 def main() -> None:

@@ -128,8 +128,8 @@ def _row(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def report(args: argparse.Namespace) -> None:
+    from lowlight_det.config import EvalConfig
     from lowlight_det.eval.api import evaluate
-    from lowlight_det.eval.runner import EvalConfig
 
     out = Path(args.out)
     common = {

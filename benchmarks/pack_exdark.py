@@ -18,11 +18,11 @@ from pathlib import Path
 
 import cv2
 
-from lowlight_det.data.exdark import CLASSES, SPLITS, _index
+from lowlight_det.data.exdark import CLASSES, SPLITS, index_files
 
 
 def pack(src: Path, dst: Path, split: str | None, max_side: int, quality: int) -> int:
-    images, annos = _index(src / "ExDark"), _index(src / "ExDark_Annno")
+    images, annos = index_files(src / "ExDark"), index_files(src / "ExDark_Annno")
     listing = (src / "Groundtruth" / "imageclasslist.txt").read_text(encoding="utf-8").splitlines()
     kept = [listing[0]]
     for line in listing[1:]:

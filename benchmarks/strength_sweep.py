@@ -23,11 +23,12 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.cli import set_threads
+from lowlight_det.config import EvalConfig
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.eval.coco import coco_map
-from lowlight_det.eval.runner import EvalConfig, Variant, run_variant
+from lowlight_det.eval.runner import Variant, run_variant
 from lowlight_det.io import write_json
 from lowlight_det.train.detection_aware import split_records
 

@@ -1,20 +1,28 @@
-"""Shared pieces of the command-line entry points: logging, devices, seeding, threads."""
+"""Shared pieces of the command-line entry points: argument types, logging, seeding, threads, error handling.
+
+Only entry points import this module; library code takes devices and settings as arguments."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
 import random
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from lowlight_det.devices import resolve_device
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["resolve_device"]  # re-exported for entry points
 
 
 def _number(kind: type, *, minimum: float, inclusive: bool, what: str) -> Callable[[str], Any]:
@@ -49,10 +57,71 @@ def unit_interval(text: str) -> float:
     return float(value)
 
 
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """``--device``, ``--threads``, ``-v`` / ``-q``."""
-    parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
-    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: all cores)")
+def _bounded(kind: type, meta: Mapping[str, Any]) -> Callable[[str], Any]:
+    low, high, low_open = meta.get("low"), meta.get("high"), meta.get("low_open", False)
+    if kind is int and low is not None and high is None:
+        return positive_int if low >= 1 else non_negative_int
+    what = {int: "an integer", float: "a finite number"}[kind]
+    if low is not None or high is not None:
+        what += (f" in {'(' if low_open else '['}{'-inf' if low is None else f'{low:g}'}, "
+                 f"{'inf' if high is None else f'{high:g}'}]")
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        ok = math.isfinite(value) and (low is None or value > low or (value == low and not low_open)) and (
+            high is None or value <= high)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: Sequence[str] = (),
+                         choices: Mapping[str, Sequence[str]] | None = None) -> None:
+    """One flag per field of config dataclass ``cls`` (``--batch-size`` for ``batch_size``), with the help text,
+    type and range of its :func:`lowlight_det.config.setting`; every default is None ("not given"), so the
+    config's own default, then the YAML file, then the flag decide (see :func:`config_overrides`)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        if f.name in skip or not meta.get("flag", True):
+            continue
+        tp = hints[f.name]
+        options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+            typing.Union, types.UnionType) else [tp]
+        base = options[0]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None,
+                                  "help": f"{meta.get('help', '')} (default: {shown})".replace("(default: None)", "")}
+        if base is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(base) is tuple:
+            kwargs["metavar"] = "A,B,..."
+        elif base in (int, float):
+            kwargs["type"] = _bounded(base, meta)
+        if choices and f.name in choices:
+            kwargs["choices"] = list(choices[f.name])
+        parser.add_argument("--" + f.name.replace("_", "-"), *meta.get("aliases", ()), **kwargs)
+
+
+def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The flags of :func:`add_config_arguments` that were given, by field name."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if getattr(args, f.name, None) is not None}
+
+
+def add_common_args(parser: argparse.ArgumentParser, *, devices: bool = True) -> None:
+    """``--device``, ``--threads`` (unless a config dataclass already gives them: ``devices=False``), ``-v`` / ``-q``."""
+    if devices:
+        parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+        parser.add_argument("--threads", type=positive_int, default=None,
+                            help="CPU threads for torch (default: all cores)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     group.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
@@ -62,21 +131,6 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Configure root logging for an entry point."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-
-
-def resolve_device(device: str | None = "auto") -> torch.device:
-    """``"auto"`` → cuda if available, else cpu; otherwise the named device (checked).
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    return dev
 
 
 def set_threads(threads: int | None) -> int:

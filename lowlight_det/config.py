@@ -40,11 +40,27 @@ def check_range(where: str, name: str, value: float | None, *, low: float | None
         raise ValueError(f"{where}: {name} must be in {'(' if low_open else '['}{lo}, {hi}], got {value:g}")
 
 
-def _check_positive_ints(where: str, cfg: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if value is not None and value < 1:
-            raise ValueError(f"{where}: {name} must be >= 1, got {value}")
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, low: float | None = None,  # noqa: A002
+            high: float | None = None, low_open: bool = False, flag: bool = True, aliases: tuple[str, ...] = (),
+            default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config field with what the CLI and the checks need: help text, allowed range, flag or YAML only.
+
+    Flags are built from these fields (``lowlight_det.cli.add_config_arguments``) and :func:`validate` checks
+    the ranges, so a setting is described once.
+    """
+    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "flag": flag, "aliases": aliases}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def validate(cfg: Any, where: str) -> None:
+    """Check every field of ``cfg`` against its :func:`setting` range."""
+    for f in dataclasses.fields(cfg):
+        m = f.metadata
+        if m.get("low") is not None or m.get("high") is not None:
+            check_range(where, f.name, getattr(cfg, f.name), low=m.get("low"), high=m.get("high"),
+                        low_open=m.get("low_open", False))
 
 
 @dataclass(frozen=True)
@@ -61,39 +77,35 @@ class ZeroReferenceWeights:
 class TrainConfig:
     """Zero-reference training of a curve enhancer (paper recipe by default)."""
 
-    enhancer: str = "zerodce"
-    data: str = "sice_part1"        # key in datasets.yaml, or a folder of images
-    data_root: str | None = None    # overrides $LOWLIGHT_DET_DATA
-    image_size: int = 256
-    batch_size: int = 8
-    epochs: int = 100
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.1
-    scale_factor: float = 1.0       # zerodce++ only: curve-estimation downscale while training
-    init_weights: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0
-    threads: int | None = None
-    out: str = "runs/train"
-    loss: ZeroReferenceWeights = field(default_factory=ZeroReferenceWeights)
+    enhancer: str = setting("zerodce", "architecture to train")
+    data: str = setting("sice_part1", "dataset name in datasets.yaml, or a folder of images")
+    data_root: str | None = setting(None, "folder holding the catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
+    imgsz: int = setting(256, "training crop size in pixels (square)", low=1, aliases=("--image-size",))
+    batch_size: int = setting(8, "images per step", low=1)
+    epochs: int = setting(100, "epochs (a resumed run may raise it)", low=1)
+    lr: float = setting(1e-4, "Adam learning rate", low=0, high=1, low_open=True)
+    weight_decay: float = setting(1e-4, "Adam weight decay", low=0, high=1)
+    grad_clip: float = setting(0.1, "gradient-norm clip", low=0, low_open=True)
+    scale_factor: float = setting(1.0, "zerodce++: curve-estimation downscale while training", low=1, high=64)
+    init_weights: str | None = setting(None, "start from these weights (id or path) instead of random init")
+    seed: int = setting(0, "seed of the initialisation and the shuffles")
+    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
+    workers: int = setting(0, "DataLoader worker processes", low=0)
+    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
+    out: str = setting("runs/train", "output folder (checkpoints, logs)")
+    loss: ZeroReferenceWeights = setting(help="loss weights (YAML only)", flag=False,
+                                         default_factory=ZeroReferenceWeights)
 
     def __post_init__(self) -> None:
-        where = "train config"
         if self.enhancer not in TRAINABLE:
-            raise ValueError(f"{where}: enhancer must be an architecture that can be trained ({', '.join(TRAINABLE)}), "
-                             f"got {self.enhancer!r} (weights such as zerodce++-det start a run with --init-weights)")
-        _check_positive_ints(where, self, "image_size", "batch_size", "epochs", "threads")
-        check_range(where, "lr", self.lr, low=0, high=1, low_open=True)
-        check_range(where, "weight_decay", self.weight_decay, low=0, high=1)
-        check_range(where, "grad_clip", self.grad_clip, low=0, low_open=True)
-        check_range(where, "scale_factor", self.scale_factor, low=1, high=64)
-        check_range(where, "workers", self.workers, low=0)
+            raise ValueError(f"train config: enhancer must be an architecture that can be trained "
+                             f"({', '.join(TRAINABLE)}), got {self.enhancer!r} (weights such as zerodce++-det start "
+                             "a run with --init-weights)")
+        validate(self, "train config")
 
 
-def _type_name(tp: Any) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+RENAMED = {"image_size": "imgsz"}
+"""Old config keys still read (YAML files and checkpoints written before a rename): old -> new."""
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -111,7 +123,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple):
             raise ValueError(f"{where} must be a list, got {value!r}")
-        return tuple(str(v).strip() for v in items if str(v).strip())
+        item_type = typing.get_args(tp)[0]
+        items = [v.strip() if isinstance(v, str) else v for v in items]
+        return tuple(_coerce(v, item_type, where) for v in items if v != "")
     if tp is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{where} must be true or false, got {value!r}")
@@ -134,8 +148,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+
 def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = _field_names(cls)
     for key in data:
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
@@ -145,6 +163,7 @@ def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
 
 def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T:
     """Build dataclass ``cls`` from a (nested) mapping; unknown keys raise with a suggestion."""
+    data = {RENAMED.get(k, k) if RENAMED.get(k) in _field_names(cls) else k: v for k, v in data.items()}
     _check_keys(cls, data, where)
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -234,55 +253,89 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 class FinetuneConfig:
     """Detection-aware fine-tuning of an enhancer through a frozen detector."""
 
-    detector: str = ""              # local YOLO .pt (frozen)
-    data: str = "exdark"
-    data_root: str | None = None
-    split: str = "train"
-    val_split: str | None = "val"   # None: hold out val_fraction of the training split
-    val_fraction: float = 0.2
-    enhancer: str = "zerodce"
-    init_weights: str | None = "default"
-    adaptive: bool = False          # add a learned per-image strength gate (enhancers/gate.py)
-    gate_lr: float = 5e-3           # Adam learning rate of the gate's 57 parameters
-    darken_share: float = 0.0       # share of training images darkened on the fly (data/synthesis.random_darkening)
-    darken_ev_min: float = 1.0      # ... by a uniform random number of stops in [darken_ev_min, darken_ev_max]
-    darken_ev_max: float = 6.0
-    epochs: int = 10
-    batch_size: int = 8
-    imgsz: int = 640
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.1
-    w_det: float = 1.0
-    w_ref: float = 1.0
-    class_map: str = "auto"
-    patience: int = 3
-    limit: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True                # CUDA only
-    workers: int = 0
-    threads: int | None = None
-    out: str = "runs/finetune"
-    loss: ZeroReferenceWeights = field(default_factory=ZeroReferenceWeights)
+    detector: str = setting("", "frozen detector: local YOLO .pt")
+    data: str = setting("exdark", "dataset name in datasets.yaml, a data.yaml or an ExDark folder")
+    data_root: str | None = setting(None, "folder of catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
+    split: str = setting("train", "training split")
+    val_split: str | None = setting("val", "validation split; 'none' holds out --val-fraction of the training split")
+    val_fraction: float = setting(0.2, "hold-out share when --val-split none", low=0, high=1, low_open=True)
+    enhancer: str = setting("zerodce", "architecture to tune")
+    init_weights: str | None = setting("default", "start from these enhancer weights (default: shipped)")
+    adaptive: bool = setting(False, "learn a per-image strength gate on the curves (enhancers/gate.py)")
+    gate_lr: float = setting(5e-3, "Adam learning rate of the strength gate", low=0, high=1, low_open=True)
+    darken_share: float = setting(0.0, "share of training images darkened on the fly by a random number of stops",
+                                  low=0, high=1)
+    darken_ev_min: float = setting(1.0, "fewest stops of that darkening", low=0, high=16)
+    darken_ev_max: float = setting(6.0, "most stops of that darkening", low=0, high=16)
+    epochs: int = setting(10, "epochs (a resumed run may raise it)", low=1)
+    batch_size: int = setting(8, "images per step", low=1)
+    imgsz: int = setting(640, "detector input size", low=1)
+    lr: float = setting(1e-4, "Adam learning rate of the curve estimator", low=0, high=1, low_open=True)
+    weight_decay: float = setting(1e-4, "Adam weight decay", low=0, high=1)
+    grad_clip: float = setting(0.1, "gradient-norm clip per parameter group", low=0, low_open=True)
+    w_det: float = setting(1.0, "weight of the detection loss", low=0)
+    w_ref: float = setting(1.0, "weight of the zero-reference loss", low=0)
+    class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
+    patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
+    limit: int | None = setting(None, "use only the first N images of each split", low=1)
+    seed: int = setting(0, "seed of the shuffles, the hold-out and the darkening")
+    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
+    amp: bool = setting(True, "mixed precision on CUDA")
+    workers: int = setting(0, "DataLoader worker processes", low=0)
+    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
+    out: str = setting("runs/finetune", "output folder")
+    loss: ZeroReferenceWeights = setting(help="zero-reference loss weights (YAML only)", flag=False,
+                                         default_factory=ZeroReferenceWeights)
 
     def __post_init__(self) -> None:
         where = "finetune config"
         if self.enhancer not in TRAINABLE:
             raise ValueError(f"{where}: enhancer must be one of {', '.join(TRAINABLE)}, got {self.enhancer!r} "
                              "(tuned weights such as zerodce++.det-yolo11n go in init_weights)")
-        _check_positive_ints(where, self, "epochs", "batch_size", "imgsz", "patience", "limit", "threads")
-        for name in ("lr", "gate_lr"):
-            check_range(where, name, getattr(self, name), low=0, high=1, low_open=True)
-        check_range(where, "val_fraction", self.val_fraction, low=0, high=1, low_open=True)
-        check_range(where, "darken_share", self.darken_share, low=0, high=1)
-        check_range(where, "darken_ev_min", self.darken_ev_min, low=0, high=16)
+        validate(self, where)
         check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
-        check_range(where, "weight_decay", self.weight_decay, low=0, high=1)
-        check_range(where, "grad_clip", self.grad_clip, low=0, low_open=True)
-        check_range(where, "w_det", self.w_det, low=0)
-        check_range(where, "w_ref", self.w_ref, low=0)
-        check_range(where, "workers", self.workers, low=0)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of one evaluation run (all go into metrics.json)."""
+
+    data: str = setting("demo", "'demo' (built in), a datasets.yaml name (e.g. exdark), a data.yaml, a COCO .json or "
+                                "an ExDark folder")
+    split: str | None = setting(None, "dataset split (ExDark: train/val/test; default test)")
+    data_root: str | None = setting(None, "folder of catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
+    weights: str | None = setting(None, "detector: local YOLO .pt (default: the demo detector for --data demo)")
+    enhance: tuple[str, ...] = setting(("none", "zerodce"), "comma-separated enhancers; 'none' is always added as "
+                                                             "the baseline")
+    enhancer_weights: str | None = setting(None, "weights of the learned rows: ROW=ID_OR_PATH[,ROW=...] (a bare value "
+                                                 "when only one learned row is evaluated)")
+    imgsz: int = setting(640, "detector input size (demo: 320)", low=1)
+    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
+    batch_size: int = setting(8, "images per batch", low=1)
+    out: str = setting("runs/eval", "output folder (default runs/eval/<data>)")
+    limit: int | None = setting(None, "evaluate only the first N images", low=1)
+    conf: float = setting(0.001, "detection score threshold", low=0, high=1)
+    iou: float = setting(0.7, "NMS IoU threshold", low=0, high=1)
+    max_det: int = setting(300, "detections kept per image", low=1)
+    class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
+    enhance_before_letterbox: bool = setting(False, "enhance at native resolution before letterboxing (default: on "
+                                                    "the detector input)")
+    gallery: int = setting(4, "images in the gallery plot (0: none)", low=0)
+    plots: bool = setting(True, "write the plots and galleries")
+    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
+    workers: int = setting(0, "DataLoader worker processes", low=0)
+    delta_ci: int = setting(0, "95%% interval of each row's Δ mAP50 vs none from N paired half-samples of the "
+                               "images (e.g. 200; 0: off)", low=0)
+    darken_ev: tuple[float, ...] = setting((), "darkness sweep: also evaluate every row on copies of the images "
+                                               "darkened by these stops (e.g. 0,1,2,3,4,6; fixed sensor noise, "
+                                               "cached in --out)")
+    darken_seed: int = setting(0, "seed of the darkness sweep's sensor noise")
+
+    def __post_init__(self) -> None:
+        validate(self, "eval config")
+        bad = [v for v in self.darken_ev if not 0 <= v <= 16]
+        if bad:
+            raise ValueError(f"eval config: darken_ev stops must be in [0, 16], got {', '.join(f'{v:g}' for v in bad)}")
 
 
 RESUMABLE_CHANGES = frozenset({"epochs", "out", "device", "threads", "workers", "data_root", "patience"})
@@ -308,7 +361,9 @@ def resume_config(cls: type[T], saved: Mapping[str, Any], path: str | Path | Non
         ...
         ValueError: checkpoint: a resumed run continues with its own settings; these differ: lr 0.01 (checkpoint: 0.001)...
     """
+    saved = {RENAMED.get(k, k): v for k, v in saved.items()}
     given = read_yaml_mapping(path) if path is not None else {}
+    given = {RENAMED.get(k, k): v for k, v in given.items()}
     given.update({k: v for k, v in (overrides or {}).items() if v is not None})
     given = {k: {**saved[k], **v} if isinstance(v, Mapping) and isinstance(saved.get(k), Mapping) else v
              for k, v in given.items()}  # a nested section given in part keeps the checkpoint's other keys

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -19,7 +18,6 @@ import numpy as np
 
 from lowlight_det.data.detection import DetectionDataset, load_yolo
 from lowlight_det.data.synthesis import darken_array
-from lowlight_det.eval.runner import EvalConfig
 from lowlight_det.io import write_image, write_text
 
 logger = logging.getLogger(__name__)
@@ -167,9 +165,3 @@ def demo_metadata() -> dict:
     """Metadata of the demo detector (how it was trained)."""
     path = demo_detector().with_suffix(".json")
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def demo_config(cfg: EvalConfig, *, imgsz: int | None = None) -> EvalConfig:
-    """``cfg`` completed for the demo: shipped detector, demo image size, gallery of 3."""
-    return replace(cfg, weights=cfg.weights or str(demo_detector()), imgsz=imgsz or DEMO_IMGSZ,
-                   class_map="identity" if cfg.class_map == "auto" else cfg.class_map)

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 
 from lowlight_det.cli import (
     add_common_args,
+    add_config_arguments,
+    config_overrides,
     non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
     run_job,
     seed_everything,
     set_threads,
@@ -37,61 +36,29 @@ logger = logging.getLogger("lowlight_det.finetune")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Flags override the YAML config, which overrides the defaults."""
+    """Built from :class:`FinetuneConfig`; flags override the YAML config, which overrides the defaults."""
     p = argparse.ArgumentParser(prog="python -m lowlight_det.finetune", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="YAML config")
-    p.add_argument("--detector", help="frozen detector: local YOLO .pt")
-    p.add_argument("--data", help="dataset name in datasets.yaml, a data.yaml or an ExDark folder")
-    p.add_argument("--data-root")
-    p.add_argument("--split", help="training split (default train)")
-    p.add_argument("--val-split", help="validation split; 'none' holds out --val-fraction of the training split")
-    p.add_argument("--val-fraction", type=positive_float)
-    p.add_argument("--enhancer", choices=TRAINABLE)
-    p.add_argument("--init-weights", help="start from these enhancer weights (default: shipped)")
-    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
-                   help="learn a per-image strength gate on the curves (illumination-adaptive; default off)")
-    p.add_argument("--gate-lr", type=positive_float, help="learning rate of the strength gate")
-    p.add_argument("--darken-share", type=non_negative_float,
-                   help="share of training images darkened on the fly by a random number of stops (default 0)")
+    p.add_argument("--config", help="YAML config: a file, or a shipped one by name (finetune_zerodcepp_yolo11n)")
+    add_config_arguments(p, FinetuneConfig, skip=("darken_ev_min", "darken_ev_max"), choices={"enhancer": TRAINABLE})
     p.add_argument("--darken-ev", type=non_negative_float, nargs=2, metavar=("MIN", "MAX"),
-                   help="range of those stops (default 1 6)")
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--imgsz", type=positive_int)
-    p.add_argument("--lr", type=positive_float)
-    p.add_argument("--w-det", type=non_negative_float, help="weight of the detection loss")
-    p.add_argument("--w-ref", type=non_negative_float, help="weight of the zero-reference loss")
-    p.add_argument("--class-map")
-    p.add_argument("--patience", type=positive_int, help="early stopping: epochs without val mAP50 gain")
-    p.add_argument("--limit", type=positive_int, help="use only the first N images of each split")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=non_negative_int)
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision on CUDA (default on; --no-amp turns it off)")
-    p.add_argument("--out")
+                   help="range of the stops of --darken-share (default 1 6)")
     p.add_argument("--resume", help="continue exactly from this last.pt (its own settings; only --epochs, --patience, "
                                     "--out, --device, --threads, --workers may change)")
-    add_common_args(p)
+    add_common_args(p, devices=False)
     return p
-
-
-KEYS = ("detector", "data", "data_root", "split", "val_fraction", "enhancer", "init_weights", "adaptive", "gate_lr",
-        "darken_share",
-        "epochs", "batch_size", "imgsz", "lr", "w_det", "w_ref", "class_map", "patience", "limit", "seed", "workers",
-        "amp", "out", "device", "threads")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on divergence, 2 on bad arguments or missing data."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
-    overrides = {k: getattr(args, k) for k in KEYS}
+    overrides = config_overrides(args, FinetuneConfig)
     if args.darken_ev:
         overrides["darken_ev_min"], overrides["darken_ev_max"] = args.darken_ev
     holdout = args.val_split is not None and args.val_split.lower() == "none"
-    if args.val_split is not None and not holdout:
-        overrides["val_split"] = args.val_split
+    if holdout:
+        overrides.pop("val_split")
 
     def job() -> FinetuneResult:
         if args.resume:

@@ -18,7 +18,7 @@ SCENES = {1: "indoor", 2: "outdoor"}
 SPLITS = {"train": 1, "val": 2, "test": 3}
 
 
-def _index(folder: Path) -> dict[str, Path]:
+def index_files(folder: Path) -> dict[str, Path]:
     """Files under ``folder`` by lower-case relative path ``class/name``."""
     if not folder.is_dir():
         return {}
@@ -44,7 +44,7 @@ def load_exdark(root: str | Path, split: str | None = "test") -> DetectionDatase
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown ExDark split {split!r}; choose from {', '.join(SPLITS)}")
     ds = DetectionDataset("exdark", list(CLASSES), [], info={"root": str(root), "split": split})
-    images, annos = _index(root / "ExDark"), _index(root / "ExDark_Annno")
+    images, annos = index_files(root / "ExDark"), index_files(root / "ExDark_Annno")
     class_index = {c.lower(): i for i, c in enumerate(CLASSES)}
     listed: dict[str, int] = {}
     for n, line in enumerate(listing.read_text(encoding="utf-8", errors="replace").splitlines(), 1):

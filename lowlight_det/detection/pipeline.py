@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from lowlight_det.cli import set_threads
 from lowlight_det.detection.ultralytics import EnhancedDetectionPredictor, build_detector
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.apply import enhance_tensor
@@ -57,13 +56,15 @@ class EnhancedDetector:
         imgsz: detector input size.
         conf, iou, max_det: NMS settings.
         half: fp16 detector (default: on CUDA).
-        threads: CPU threads (Ultralytics resets them to 1 on set-up).
+        threads: CPU threads to keep (default: what the process uses now; Ultralytics resets them on set-up
+            and on every validation, and this wrapper puts them back).
     """
 
     def __init__(self, detector: Any, enhancer: nn.Module | str = "none", *, device: torch.device | str = "cpu",
                  imgsz: int = 640, conf: float = 0.001, iou: float = 0.7, max_det: int = 300,
                  half: bool | None = None, enhance_before_letterbox: bool = False,
                  threads: int | None = None) -> None:
+        self.threads = int(threads or torch.get_num_threads())  # before Ultralytics' set-up changes them
         self.device = torch.device(device)
         self.yolo = build_detector(detector) if isinstance(detector, str | Path) else detector
         self.names: dict[int, str] = dict(self.yolo.names)
@@ -74,7 +75,7 @@ class EnhancedDetector:
         self.enhancer = self._as_module(enhancer)
         self.predictor = EnhancedDetectionPredictor(overrides=overrides, enhancer=self._in_predictor())
         self.predictor.setup_model(model=self.yolo.model, verbose=False)
-        self.threads = set_threads(threads)
+        torch.set_num_threads(self.threads)
         # Ultralytics' device selection drops torch to (cores - 1) threads on every val() call: restore ours, so
         # timings and float reductions do not depend on whether a validation ran before (exact resume)
         self.yolo.add_callback("on_val_start", lambda _validator: torch.set_num_threads(self.threads))

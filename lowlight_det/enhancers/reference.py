@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lowlight_det.enhancers.zerodce import ZeroDCE, ZeroDCEPP, _low_res
+from lowlight_det.enhancers.zerodce import ZeroDCE, ZeroDCEPP, low_res_size
 
 
 @torch.no_grad()
@@ -30,7 +30,7 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
     if isinstance(model, ZeroDCEPP):
         low = x
         if model.scale_factor != 1:
-            size = (_low_res(x.shape[2], model.scale_factor), _low_res(x.shape[3], model.scale_factor))
+            size = (low_res_size(x.shape[2], model.scale_factor), low_res_size(x.shape[3], model.scale_factor))
             low = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         r = model._dce_net(low)
         if r.shape[-2:] != x.shape[-2:]:

@@ -237,7 +237,7 @@ class ZeroDCEPP(_CurveEnhancer):
         size = img.shape[-2:]
         low = img
         if self.scale_factor != 1:
-            low_size = (_low_res(size[0], self.scale_factor), _low_res(size[1], self.scale_factor))
+            low_size = (low_res_size(size[0], self.scale_factor), low_res_size(size[1], self.scale_factor))
             low = F.interpolate(img, size=low_size, mode="bilinear", align_corners=False)
         curves = self._dce_net(low)
         if curves.shape[-2:] != size:
@@ -245,7 +245,7 @@ class ZeroDCEPP(_CurveEnhancer):
         return curves
 
 
-def _low_res(n: int | Tensor, scale: float) -> int | Tensor:
+def low_res_size(n: int | Tensor, scale: float) -> int | Tensor:
     """``n / scale`` rounded half up, at least 1; also works on traced sizes (ONNX export with dynamic axes)."""
     q = (n * 2 + scale) // (2 * scale)
     if isinstance(q, Tensor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,14 @@ class EvalSummary:
     metrics: dict[str, Any]
     table: str
     note: str
+
+
+def demo_config(cfg: EvalConfig, *, imgsz: int | None = None) -> EvalConfig:
+    """``cfg`` completed for the built-in demo: the shipped demo detector, its input size, its class map."""
+    from lowlight_det.demo import DEMO_IMGSZ, demo_detector
+
+    return replace(cfg, weights=cfg.weights or str(demo_detector()), imgsz=imgsz or DEMO_IMGSZ,
+                   class_map="identity" if cfg.class_map == "auto" else cfg.class_map)
 
 
 def _load(cfg: EvalConfig) -> tuple[DetectionDataset, dict[str, Any], DetectionDataset | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
@@ -183,18 +182,3 @@ def sliced_map50(gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]]
         if key in im and im["id"] in with_boxes:
             groups.setdefault(str(im[key]), []).append(im["id"])
     return {value: coco_map(gt, predictions, image_ids=ids).map50 for value, ids in sorted(groups.items())}
-
-
-def to_coco_predictions(image_id: int, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> list[dict]:
-    """COCO results for one image; ``labels`` are dataset class indices (category id = index + 1)."""
-    out = []
-    for (x1, y1, x2, y2), s, c in zip(boxes_xyxy.tolist(), scores.tolist(), labels.tolist(), strict=True):
-        out.append({"image_id": int(image_id), "category_id": int(c) + 1,
-                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                    "score": round(float(s), 5)})
-    return out
-
-
-def finite(x: float | None) -> bool:
-    """True for a real number (not None / NaN)."""
-    return x is not None and not math.isnan(x)

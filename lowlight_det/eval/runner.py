@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lowlight_det.cli import resolve_device
+from lowlight_det.config import EvalConfig
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, ImageRecord, export_yolo, to_coco
+from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import coco_map, sliced_map50
@@ -27,35 +28,6 @@ from lowlight_det.io import read_bgr8, write_image, write_json
 from lowlight_det.runinfo import versions
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Settings of one evaluation run (all go into metrics.json)."""
-
-    data: str = "demo"
-    split: str | None = None
-    data_root: str | None = None
-    weights: str | None = None
-    enhance: tuple[str, ...] = ("none", "zerodce")
-    enhancer_weights: str | None = None
-    imgsz: int = 640
-    device: str = "auto"
-    batch_size: int = 8
-    out: str = "runs/eval"
-    limit: int | None = None
-    conf: float = 0.001
-    iou: float = 0.7
-    max_det: int = 300
-    class_map: str = "auto"
-    enhance_before_letterbox: bool = False
-    gallery: int = 4
-    plots: bool = True
-    threads: int | None = None
-    workers: int = 0
-    delta_ci: int = 0               # half-samples for a 95% interval of each row's Δ mAP50 vs none (0: off)
-    darken_ev: tuple[float, ...] = ()  # darkness sweep: also evaluate on copies this many stops darker (eval/darkness.py)
-    darken_seed: int = 0            # of the sweep's sensor noise
 
 
 @dataclass

@@ -8,10 +8,8 @@ from collections.abc import Sequence
 
 from lowlight_det.cli import (
     add_common_args,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
+    add_config_arguments,
+    config_overrides,
     run_job,
     seed_everything,
     set_threads,
@@ -23,32 +21,15 @@ from lowlight_det.train.zero_reference import TrainingDivergedError, TrainResult
 
 logger = logging.getLogger("lowlight_det.train")
 
-KEYS = ("enhancer", "data", "data_root", "epochs", "batch_size", "image_size", "lr", "weight_decay", "grad_clip",
-        "scale_factor", "init_weights", "seed", "workers", "out", "device", "threads")
-
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser; flags override the YAML config, which overrides the defaults."""
+    """Argument parser, built from :class:`TrainConfig`; flags override the YAML config, which overrides the defaults."""
     p = argparse.ArgumentParser(prog="python -m lowlight_det.train", description=__doc__)
-    p.add_argument("--config", help="YAML config (e.g. configs/zerodce_sice.yaml)")
-    p.add_argument("--enhancer", choices=TRAINABLE)
-    p.add_argument("--data", help="dataset name in datasets.yaml, or a folder of images")
-    p.add_argument("--data-root", help="folder holding the catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--imgsz", "--image-size", dest="image_size", type=positive_int,
-                   help="training crop size in pixels (square)")
-    p.add_argument("--lr", type=positive_float)
-    p.add_argument("--weight-decay", type=non_negative_float)
-    p.add_argument("--grad-clip", type=positive_float)
-    p.add_argument("--scale-factor", type=positive_float, help="zerodce++: curve-estimation downscale while training")
-    p.add_argument("--init-weights", help="start from these weights (id or path) instead of random init")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=non_negative_int, help="DataLoader worker processes")
-    p.add_argument("--out", help="output folder (checkpoints, logs)")
+    p.add_argument("--config", help="YAML config: a file, or a shipped one by name (zerodce_sice, zerodcepp_sice)")
+    add_config_arguments(p, TrainConfig, choices={"enhancer": TRAINABLE})
     p.add_argument("--resume", help="continue exactly from this last.pt (its own settings; only --epochs, --out, "
                                     "--device, --threads, --workers may change)")
-    add_common_args(p)
+    add_common_args(p, devices=False)
     return p
 
 
@@ -56,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
-    overrides = {k: getattr(args, k) for k in KEYS}
+    overrides = config_overrides(args, TrainConfig)
 
     def job() -> TrainResult:
         if args.resume:

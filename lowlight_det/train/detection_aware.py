@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from lowlight_det.cli import resolve_device
-from lowlight_det.config import FinetuneConfig, to_dict
+from lowlight_det.config import EvalConfig, FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.data.synthesis import image_generator, random_darkening
+from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
 from lowlight_det.eval.coco import coco_map
-from lowlight_det.eval.runner import EvalConfig, Variant, export_for_detector, run_variant
+from lowlight_det.eval.runner import Variant, export_for_detector, run_variant
 from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
@@ -216,8 +216,3 @@ def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, An
     gate = [p for n, p in enhancer.named_parameters() if n.startswith("gate.")]
     rest = [p for n, p in enhancer.named_parameters() if not n.startswith("gate.")]
     return [{"params": rest}] + ([{"params": gate, "lr": cfg.gate_lr, "weight_decay": 0.0}] if gate else [])
-
-
-def with_overrides(cfg: FinetuneConfig, **overrides: Any) -> FinetuneConfig:
-    """``cfg`` with fields replaced (None values ignored)."""
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from lowlight_det.cli import resolve_device
 from lowlight_det.config import TrainConfig, to_dict
 from lowlight_det.data.catalog import resolve_dataset
 from lowlight_det.data.unpaired import ImageFolder
+from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.io import write_json, write_text
@@ -92,7 +92,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
     dist_info = init_distributed(device)
     out = Path(cfg.out)
     entry = resolve_dataset(cfg.data, data_root=cfg.data_root)
-    dataset = ImageFolder(entry.root, image_size=cfg.image_size)
+    dataset = ImageFolder(entry.root, image_size=cfg.imgsz)
 
     model = build_model(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -168,8 +168,3 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
             write_csv_log(out / "log.csv", history)
             write_json(out / "history.json", history)
     return TrainResult(model, history, checkpoint)
-
-
-def with_overrides(cfg: TrainConfig, **overrides: Any) -> TrainConfig:
-    """``cfg`` with fields replaced (None values ignored)."""
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -52,9 +52,8 @@ def test_evaluator_reproduces_the_demo_detectors_recorded_map(tmp_path: Path, mo
     """A real trained detector with a known score: on the 100 well-lit validation scenes, our pycocotools mAP50
     must match the Ultralytics mAP50 recorded when the detector was trained (metadata), and darkness must cost a
     large part of it. A broken letterbox, class map, box conversion or metric would move these numbers."""
-    from lowlight_det.demo import demo_config
-    from lowlight_det.eval.api import evaluate
-    from lowlight_det.eval.runner import EvalConfig
+    from lowlight_det.config import EvalConfig
+    from lowlight_det.eval.api import demo_config, evaluate
 
     monkeypatch.setenv("LOWLIGHT_DET_CACHE", str(tmp_path / "cache"))
     cfg = demo_config(EvalConfig(enhance=("none",), out=str(tmp_path / "out"), plots=False, threads=2))

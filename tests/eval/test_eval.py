@@ -124,10 +124,10 @@ def test_map50_agrees_with_ultralytics_val_on_real_exdark(shared_dir: Path, tmp_
     """Independent cross-check: our pycocotools mAP50 vs Ultralytics' model.val() on real ExDark images."""
     from ultralytics import YOLO
 
+    from lowlight_det.config import EvalConfig
     from lowlight_det.data.detection import export_yolo
     from lowlight_det.data.exdark import load_exdark
     from lowlight_det.eval.api import evaluate
-    from lowlight_det.eval.runner import EvalConfig
 
     weights = shared_dir / "models" / "yolo11n-coco.pt"
     ds = load_exdark(shared_dir / "data" / "exdark-mini", "test").subset(80)
@@ -203,3 +203,12 @@ def test_darkness_sweep_rows_table_plot_and_cache(write_scenes, tmp_path: Path) 
 def test_darkness_levels_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert eval_main(["--darken-ev", "1,x", "-q"]) == 2
     assert "--darken-ev takes comma-separated stops" in capsys.readouterr().err
+
+
+def test_eval_settings_from_a_yaml_file_and_flags_on_top(tmp_path: Path) -> None:
+    from lowlight_det.eval.__main__ import build_parser, resolve_config
+
+    (tmp_path / "eval.yaml").write_text("data: my.yaml\nenhance: [gamma, clahe]\nconf: 0.01\ndarken_ev: [3, 1]\n")
+    cfg = resolve_config(build_parser().parse_args(["--config", str(tmp_path / "eval.yaml"), "--conf", "0.05"]))
+    assert cfg.enhance == ("none", "gamma", "clahe") and cfg.conf == 0.05 and cfg.darken_ev == (0.0, 1.0, 3.0)
+    assert cfg.out == "runs/eval/my" and cfg.batch_size == 8

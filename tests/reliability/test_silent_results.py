@@ -240,7 +240,7 @@ def test_training_stops_on_non_finite_gradients(sice, tmp_path, monkeypatch) -> 
             return terms._replace(total=terms.total + hidden)
 
     monkeypatch.setattr(trainer, "ZeroReferenceLoss", NaNGradient)
-    cfg = TrainConfig(data=str(sice), out=str(tmp_path / "run"), image_size=32, batch_size=2, epochs=1, device="cpu")
+    cfg = TrainConfig(data=str(sice), out=str(tmp_path / "run"), imgsz=32, batch_size=2, epochs=1, device="cpu")
     with pytest.raises(trainer.TrainingDivergedError, match="non-finite gradients"):
         trainer.train(cfg, progress=False)
     assert not (tmp_path / "run" / "last.pt").exists()

@@ -35,7 +35,7 @@ def dark_images(tmp_path: Path) -> Path:
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
-    base = {"data": str(data), "out": str(out), "image_size": 32, "batch_size": 4, "epochs": 2, "lr": 1e-3,
+    base = {"data": str(data), "out": str(out), "imgsz": 32, "batch_size": 4, "epochs": 2, "lr": 1e-3,
             "device": "cpu"}
     return load_config(TrainConfig, overrides={**base, **kw})
 
@@ -99,7 +99,7 @@ def test_config_precedence_and_unknown_keys(tmp_path: Path) -> None:
 def test_shipped_configs_load() -> None:
     for path in sorted((REPO / "configs").glob("*_sice.yaml")):
         cfg = load_config(TrainConfig, path)
-        assert cfg.lr == 1e-4 and cfg.batch_size == 8 and cfg.image_size == 256
+        assert cfg.lr == 1e-4 and cfg.batch_size == 8 and cfg.imgsz == 256
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +123,7 @@ from lowlight_det.train.zero_reference import train
 import torch.distributed as dist
 torch.manual_seed(0)
 torch.set_num_threads(1)
-cfg = load_config(TrainConfig, overrides=dict(data=sys.argv[1], out=sys.argv[2], image_size=32, batch_size=2,
+cfg = load_config(TrainConfig, overrides=dict(data=sys.argv[1], out=sys.argv[2], imgsz=32, batch_size=2,
                                               epochs=2, lr=1e-3, device="cpu"))
 result = train(cfg, progress=False)
 torch.save(result.model.state_dict(), f"{sys.argv[2]}/rank{dist.get_rank()}.pt")
@@ -149,3 +149,14 @@ def test_ddp_two_cpu_processes_hold_identical_weights(dark_images: Path, tmp_pat
     assert not all(torch.equal(a[k], init[k]) for k in a)  # it trained
     ckpt = read_checkpoint(out / "last.pt")
     assert ckpt["meta"]["world_size"] == 2 and ckpt["history"][0]["steps"] == 3  # 12 images / 2 ranks / batch 2
+
+
+def test_renamed_key_still_reads_and_flags_come_from_the_config_fields(tmp_path: Path) -> None:
+    from lowlight_det.train.__main__ import build_parser
+
+    (tmp_path / "old.yaml").write_text("image_size: 96\n")  # the key before it became imgsz (old files, checkpoints)
+    assert load_config(TrainConfig, tmp_path / "old.yaml").imgsz == 96
+    args = build_parser().parse_args(["--image-size", "64"])
+    assert args.imgsz == 64 and build_parser().parse_args(["--imgsz", "32"]).imgsz == 32
+    help_text = build_parser().format_help()
+    assert "--weight-decay" in help_text and "(default: 0.0001)" in help_text  # from the dataclass, not a copy
