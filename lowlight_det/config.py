@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from lowlight_det.enhancers import list_enhancers
+
 T = TypeVar("T")
 
-TRAINABLE = ("zerodce", "zerodce++")
-"""Architectures the training entry points can train (weights ids like ``zerodce++-det`` are not)."""
+TRAINABLE = tuple(list_enhancers(trainable=True))
+"""Architectures the training entry points can train (from the registry; aliases such as ``zerodce++-det`` are not)."""
 
 
 def check_range(where: str, name: str, value: float | None, *, low: float | None = None, high: float | None = None,

@@ -9,7 +9,15 @@ from torch import nn
 
 from lowlight_det.enhancers.baselines import ClaheEnhancer, GammaEnhancer, IdentityEnhancer
 from lowlight_det.enhancers.functional import apply_curves, clahe, gamma_correct
-from lowlight_det.enhancers.registry import create_enhancer, is_learned, list_enhancers, register_enhancer
+from lowlight_det.enhancers.registry import (
+    EnhancerInfo,
+    create_enhancer,
+    enhancer_info,
+    is_learned,
+    list_enhancers,
+    register_alias,
+    register_enhancer,
+)
 from lowlight_det.enhancers.weights import (
     WeightsSpec,
     get_weights,
@@ -22,9 +30,9 @@ from lowlight_det.enhancers.weights import (
 from lowlight_det.enhancers.zerodce import CurveOutput, ZeroDCE, ZeroDCEPP
 
 __all__ = [
-    "ClaheEnhancer", "CurveOutput", "GammaEnhancer", "IdentityEnhancer", "WeightsSpec", "ZeroDCE",
-    "ZeroDCEPP", "apply_curves", "clahe", "create_enhancer", "gamma_correct", "get_weights", "is_learned",
-    "list_enhancers", "list_weights", "register_enhancer", "register_weights",
+    "ClaheEnhancer", "CurveOutput", "EnhancerInfo", "GammaEnhancer", "IdentityEnhancer", "WeightsSpec", "ZeroDCE",
+    "ZeroDCEPP", "apply_curves", "clahe", "create_enhancer", "enhancer_info", "gamma_correct", "get_weights",
+    "is_learned", "list_enhancers", "list_weights", "register_alias", "register_enhancer", "register_weights",
 ]
 
 _OFFICIAL_LICENSE = "authors' terms: non-commercial research use only; never shipped with lowlight_det"
@@ -58,7 +66,7 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
     return model
 
 
-@register_enhancer("zerodce", learned=True)
+@register_enhancer("zerodce", learned=True, trainable=True)
 def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
             adaptive: bool | None = None) -> ZeroDCE:
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
@@ -70,7 +78,7 @@ def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: 
                   {"width": width, "n_iter": n_iter, "adaptive": adaptive})
 
 
-@register_enhancer("zerodce++", learned=True)
+@register_enhancer("zerodce++", learned=True, trainable=True)
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
                scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
     """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` and ``adaptive`` as for zerodce."""
@@ -78,26 +86,6 @@ def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_ite
     assert isinstance(model, ZeroDCEPP)
     model.scale_factor = scale_factor  # an inference-time choice, not part of the weights
     return model
-
-
-@register_enhancer("zerodce-det", learned=True)
-def zerodce_det(*, weights: str | Path | None = "zerodce.det-yolo11n", width: int = 32, n_iter: int = 8,
-                adaptive: bool | None = None) -> ZeroDCE:
-    """Zero-DCE with a strength gate, tuned through a frozen COCO YOLO11n's detection loss on ExDark train
-    images (``zerodce.det-yolo11n``); ``weights`` and ``adaptive`` as for zerodce."""
-    if weights == "default":
-        weights = "zerodce.det-yolo11n"
-    return zerodce(weights=weights, width=width, n_iter=n_iter, adaptive=adaptive)  # type: ignore[return-value]
-
-
-@register_enhancer("zerodce++-det", learned=True)
-def zerodce_pp_det(*, weights: str | Path | None = "zerodce++.det-yolo11n", width: int = 32, n_iter: int = 8,
-                   scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
-    """Zero-DCE++ with a strength gate, tuned like ``zerodce-det`` (``zerodce++.det-yolo11n``); the fast choice."""
-    if weights == "default":
-        weights = "zerodce++.det-yolo11n"
-    return zerodce_pp(weights=weights, width=width, n_iter=n_iter, scale_factor=scale_factor,  # type: ignore[return-value]
-                      adaptive=adaptive)
 
 
 def _no_weights(name: str, weights: str | Path | None) -> None:
@@ -124,3 +112,8 @@ def identity(*, weights: str | Path | None = None) -> IdentityEnhancer:
     """No enhancement."""
     _no_weights("none", weights)
     return IdentityEnhancer()
+
+
+# the detection-tuned weights under the names users and scripts know: each is an architecture plus a weights id
+register_alias("zerodce-det", arch="zerodce", weights="zerodce.det-yolo11n")
+register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n")

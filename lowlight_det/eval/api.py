@@ -36,6 +36,7 @@ from lowlight_det.eval.runner import (
     evaluate_variants,
     gallery_images,
     prepare,
+    row_weights,
     run_info,
 )
 from lowlight_det.io import read_bgr8, write_json
@@ -80,6 +81,7 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
         ValueError, FileNotFoundError: missing data or weights, bad class map.
     """
     t0 = time.perf_counter()
+    row_weights(cfg.enhancer_weights, cfg.enhance)  # a wrong --enhancer-weights fails before any work
     ds, info, well_lit = _load(cfg)
     if not ds.records:
         raise ValueError(f"dataset {cfg.data!r} split {cfg.split!r} has no readable images "
@@ -158,7 +160,7 @@ def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[Enhan
     if not picks:
         return paths
     for name in cfg.enhance:
-        detector.set_enhancer(build_enhancer(name, cfg.enhancer_weights))
+        detector.set_enhancer(build_enhancer(name, cfg))
         rows = []
         for rec in picks:
             bgr = read_bgr8(rec.path)

@@ -32,16 +32,28 @@ def _delta(d: dict[str, Any]) -> str:
 def main_table(results: Sequence[Any], deltas: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown rows: one line per evaluated row."""
     ci = " [95% interval]" if any("map50_ci95" in d for d in deltas.values()) else ""
-    lines = [f"| row | enhancer | mAP50-95 | mAP50 | Δ mAP50 vs none{ci} | AP small | AP medium | AP large | "
+    lines = [f"| row | enhancer | weights | mAP50-95 | mAP50 | Δ mAP50 vs none{ci} | AP small | AP medium | AP large | "
              "decode ms | enhance ms | detect ms |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         m, t = r.metrics, r.timing_ms
-        lines.append(f"| {r.label or r.name} | {r.enhancer} | {_f(m['map50_95'])} | {_f(m['map50'])} | "
+        lines.append(f"| {r.label or r.name} | {r.enhancer} | {weights_label(r.weights)} | {_f(m['map50_95'])} | "
+                     f"{_f(m['map50'])} | "
                      f"{_delta(deltas.get(r.name, {}))} | "
                      f"{_f(m['ap_small'])} | {_f(m['ap_medium'])} | {_f(m['ap_large'])} | {_f(t.get('decode'))} | "
                      f"{_f(t.get('enhance'))} | {_f(t.get('detect'))} |")
     return lines
+
+
+def weights_label(weights: dict[str, Any] | None) -> str:
+    """The weights file a row used (``zerodce++-det-yolo11n-bced48df.pt``), or – for an enhancer without weights.
+
+    Example:
+        >>> weights_label({"source": "/x/runs/best.pt"}), weights_label({"source": None})
+        ('`best.pt`', '–')
+    """
+    source = (weights or {}).get("source")
+    return f"`{Path(str(source)).name}`" if source else "–"
 
 
 def _slice_table(results: Sequence[Any], attr: str, title: str) -> list[str]:

@@ -59,11 +59,42 @@ class EnhancerResult:
     darken_ev: float | None = None
 
 
-def build_enhancer(name: str, weights: str | None) -> torch.nn.Module:
-    """Registry enhancer; ``weights`` applies to learned ones (None: their shipped default)."""
-    if is_learned(name) and weights:
-        return create_enhancer(name, weights=weights)
-    return create_enhancer(name)
+def row_weights(spec: str | None, rows: tuple[str, ...]) -> dict[str, str]:
+    """``--enhancer-weights`` as {row: weights id or path}.
+
+    ``ROW=WEIGHTS[,ROW=WEIGHTS]`` names the rows; a bare value is accepted when exactly one learned row is
+    evaluated (it is never applied silently to several rows).
+
+    Raises:
+        ValueError: a named row is not evaluated or has no weights, or a bare value is ambiguous.
+
+    Example:
+        >>> row_weights("zerodce++=runs/best.pt", ("none", "zerodce", "zerodce++"))
+        {'zerodce++': 'runs/best.pt'}
+        >>> row_weights("runs/best.pt", ("none", "zerodce++", "gamma"))
+        {'zerodce++': 'runs/best.pt'}
+    """
+    if not spec:
+        return {}
+    learned = [r for r in rows if is_learned(r)]
+    if "=" in spec and not Path(spec).exists():
+        mapping = dict(part.split("=", 1) for part in spec.split(",") if part.strip())
+        mapping = {k.strip(): v.strip() for k, v in mapping.items()}
+        wrong = [k for k in mapping if k not in learned]
+        if wrong:
+            raise ValueError(f"--enhancer-weights names {', '.join(wrong)}, which {'is' if len(wrong) == 1 else 'are'} "
+                             f"not a learned row of this evaluation ({', '.join(learned) or 'none'})")
+        return mapping
+    if len(learned) != 1:
+        raise ValueError(f"--enhancer-weights {spec!r} would apply to {len(learned)} learned rows "
+                         f"({', '.join(learned) or 'none'}); name the row: ROW={spec}")
+    return {learned[0]: spec}
+
+
+def build_enhancer(name: str, cfg: EvalConfig) -> torch.nn.Module:
+    """The enhancer of row ``name``: its weights from ``cfg.enhancer_weights`` if named there, else its default."""
+    weights = row_weights(cfg.enhancer_weights, cfg.enhance).get(name)
+    return create_enhancer(name, weights=weights) if weights else create_enhancer(name)
 
 
 def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
@@ -178,7 +209,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
     gt_digest = _fingerprint(gt)  # annotations as loaded: a changed label file is a different evaluation
     results = []
     for variant in variants:
-        enhancer = build_enhancer(variant.enhancer, cfg.enhancer_weights)
+        enhancer = build_enhancer(variant.enhancer, cfg)
         ident = enhancer_identity(enhancer)
         fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.batch_size, cfg.conf, cfg.iou, cfg.max_det,
                           class_map.description, detector_sha, ident, cfg.enhance_before_letterbox, gt_digest,
