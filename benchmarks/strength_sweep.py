@@ -23,12 +23,10 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.cli import set_threads
-from lowlight_det.config import EvalConfig
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
-from lowlight_det.eval.coco import coco_map
-from lowlight_det.eval.runner import Variant, run_variant
+from lowlight_det.eval import validate
 from lowlight_det.io import write_json
 from lowlight_det.train.detection_aware import split_records
 
@@ -67,13 +65,11 @@ def main() -> None:
     detector = EnhancedDetector(args.detector, "none", device="cpu", imgsz=args.imgsz, threads=args.threads)
     class_map = resolve_class_map("auto", ds.class_names, detector.names, info.get("class_maps"))
     work = Path("runs/strength_sweep")
-    cfg = EvalConfig(imgsz=args.imgsz, batch_size=1, workers=0, out=str(work))
     result = {"config": vars(args), "device": "cpu", "threads": args.threads, "val_images": len(val), "rows": []}
     for strength in args.strengths:
         t0 = time.perf_counter()
         model = fixed_strength(args.enhancer, args.weights, strength)
-        preds, _, _ = run_variant(detector, Variant("val", args.enhancer, val), model, class_map, cfg=cfg, workdir=work)
-        m = coco_map(gt, preds)
+        m = validate(detector, model, val, class_map, gt, imgsz=args.imgsz, batch_size=1, workdir=work)
         row = {"strength": strength, "map50": m.map50, "map50_95": m.map50_95,
                "seconds": round(time.perf_counter() - t0, 1)}
         result["rows"].append(row)

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -18,11 +18,12 @@ from tqdm import tqdm
 
 from lowlight_det.config import EvalConfig
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
-from lowlight_det.data.detection import DetectionDataset, ImageRecord, export_yolo, to_coco
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
+from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
-from lowlight_det.eval.coco import coco_map, sliced_map50
+from lowlight_det.eval.coco import CocoMetrics, coco_map, sliced_map50
 from lowlight_det.eval.darkness import baseline_of
 from lowlight_det.io import read_bgr8, write_image, write_json
 from lowlight_det.runinfo import versions
@@ -130,15 +131,6 @@ def device_name(device: torch.device, threads: int) -> str:
     return f"CPU {platform.processor() or platform.machine()} ({threads} threads)"
 
 
-def export_for_detector(records: list[ImageRecord], class_map: ClassMap, detector_names: dict[int, str],
-                        out_dir: Path, *, image_writer: Any = None) -> Path:
-    """Records as a YOLO dataset in *detector* class ids (what Ultralytics' loaders read); returns data.yaml."""
-    ds_to_det = {ds: det for det, ds in class_map.det_to_ds.items()}
-    names = [detector_names[i] for i in range(len(detector_names))]
-    return export_yolo(DetectionDataset(out_dir.name, [], records), out_dir, label_ids=ds_to_det, names=names,
-                       image_writer=image_writer)
-
-
 def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, workdir: Path,
                           enhancer: torch.nn.Module | None) -> Path:
     """The variant's images for Ultralytics' validator; with ``enhancer`` (enhance-before-letterbox mode)
@@ -151,8 +143,16 @@ def _export_for_validator(variant: Variant, class_map: ClassMap, detector: Any, 
                                image_writer=writer)
 
 
+class RowRun(NamedTuple):
+    """What one row's pass through the detector gives."""
+
+    predictions: list[dict[str, Any]]  # COCO results in dataset class ids (category = index + 1)
+    timing_ms: dict[str, float]        # ms/image per stage, images/s
+    ultralytics_map50: float           # Ultralytics' own mAP50 (secondary, for cross-checks)
+
+
 def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
-                cfg: EvalConfig, workdir: Path, progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, float], float]:
+                cfg: EvalConfig, workdir: Path, progress: bool = False) -> RowRun:
     """Predictions (COCO results), ms/image per stage and Ultralytics' own mAP50 for one row.
 
     Runs Ultralytics' validator (its data loading, letterbox, multi-label NMS at ``cfg.conf``) with the
@@ -193,7 +193,16 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     load = max(1e3 * wall / n - sum(speed.values()), 0.0)
     timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect,
               "inference": speed["inference"], "nms": speed["postprocess"], "images_per_s": n / wall}
-    return preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * float(metrics.box.map50), 3)
+    return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * float(metrics.box.map50), 3))
+
+
+def validate(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord], class_map: ClassMap,
+             gt: dict[str, Any], *, imgsz: int, batch_size: int, workdir: Path, workers: int = 0) -> CocoMetrics:
+    """COCO mAP of ``enhancer`` in front of ``detector`` (an ``EnhancedDetector``) on ``records``, with the
+    evaluator's own pipeline and metric: what fine-tuning validates each epoch with."""
+    cfg = EvalConfig(imgsz=imgsz, batch_size=batch_size, workers=workers, out=str(workdir))
+    row = run_variant(detector, Variant("val", "tuned", records), enhancer, class_map, cfg=cfg, workdir=workdir)
+    return coco_map(gt, row.predictions)
 
 
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,

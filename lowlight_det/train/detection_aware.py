@@ -26,16 +26,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from lowlight_det.config import EvalConfig, FinetuneConfig, to_dict
+from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.data.synthesis import image_generator, random_darkening
+from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
-from lowlight_det.eval.coco import coco_map
-from lowlight_det.eval.runner import Variant, export_for_detector, run_variant
+from lowlight_det.eval import validate
 from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
@@ -128,7 +128,6 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     net: nn.Module = WithCurves(enhancer)
     if dist_info.world_size > 1:
         net = DistributedDataParallel(net)
-    eval_cfg = EvalConfig(imgsz=cfg.imgsz, batch_size=cfg.batch_size, workers=cfg.workers, out=str(work))
     meta_base = {"config": to_dict(cfg), "versions": versions(), "git_commit": git_commit(),
                  "detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
                  "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records),
@@ -185,9 +184,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         enhancer.eval()
         scores = [-1.0, -1.0]
         if dist_info.is_main:  # one validation, one early-stopping decision, shared by every rank
-            preds, _, _ = run_variant(evaluator, Variant("val", cfg.enhancer, val_records), enhancer, class_map,
-                                      cfg=eval_cfg, workdir=work)
-            val = coco_map(val_gt, preds)
+            val = validate(evaluator, enhancer, val_records, class_map, val_gt, imgsz=cfg.imgsz,
+                           batch_size=cfg.batch_size, workers=cfg.workers, workdir=work)
             scores = [val.map50, val.map50_95]
         val_map50, val_map50_95 = broadcast_floats(scores, dist_info, device)
         improved = val_map50 > best_map50
