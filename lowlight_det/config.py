@@ -151,7 +151,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _field_names(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return [f.name for f in dataclasses.fields(cls)]
 
 
 def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
@@ -173,7 +173,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T
         if f.name not in data:
             continue
         value = data[f.name]
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         if dataclasses.is_dataclass(default):
             if not isinstance(value, Mapping):
                 keys = ", ".join(x.name for x in dataclasses.fields(default))

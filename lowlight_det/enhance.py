@@ -69,7 +69,7 @@ def enhance_video(enhancer: nn.Module, src: Path, dst: Path, device: torch.devic
         raise ImageReadError(f"{src}: cannot open video")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if dst.suffix.lower() == ".avi" else "mp4v"))
+    fourcc = cv2.VideoWriter.fourcc(*("MJPG" if dst.suffix.lower() == ".avi" else "mp4v"))
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
     writer = cv2.VideoWriter(str(tmp), fourcc, fps, (w, h))

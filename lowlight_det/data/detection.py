@@ -126,7 +126,8 @@ def valid_boxes(ds: DetectionDataset, boxes: list[list[float]], labels: list[int
 
 def to_coco(ds: DetectionDataset) -> dict[str, Any]:
     """COCO ground truth: categories are the dataset classes (id = index + 1); attributes kept on images."""
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for rec in ds.records:
         images.append({"id": rec.image_id, "file_name": str(rec.path), "width": rec.width, "height": rec.height,
                        **rec.attributes})

@@ -9,8 +9,9 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import nn
@@ -77,16 +78,17 @@ class EnhancedDetectionValidator(DetectionValidator):
 
     Args:
         enhancer: runs on each letterboxed batch after Ultralytics' own preprocessing.
-        sink: optional dict that receives ``predictions`` (COCO results in original-image pixels,
-            ``category_id`` = detector class + 1; needs ``save_json=True``) and ``enhance_seconds``,
-            instead of Ultralytics' own COCO-json evaluation; an ``on_batch`` callable in it is called
-            once per batch (progress bars).
+        on_batch: optional callable run once per batch (progress bars).
+
+    Attributes:
+        enhance_seconds: the enhancer's own (synchronised) time over the run.
     """
 
-    def __init__(self, *args: Any, enhancer: nn.Module, sink: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, enhancer: nn.Module, on_batch: Callable[[], None] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.enhancer = enhancer.eval()
-        self.sink = sink
+        self.on_batch = on_batch
         self.enhance_seconds = 0.0
 
     def preprocess(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -96,17 +98,42 @@ class EnhancedDetectionValidator(DetectionValidator):
         batch["img"] = apply_enhancer(self.enhancer, batch["img"])
         _sync(batch["img"].device)
         self.enhance_seconds += time.perf_counter() - t0
-        if self.sink is not None:
-            self.sink["enhance_seconds"] = self.enhance_seconds
-            if "on_batch" in self.sink:
-                self.sink["on_batch"]()
+        if self.on_batch is not None:
+            self.on_batch()
         return batch
 
-    def eval_json(self, stats: dict[str, Any]) -> dict[str, Any]:
-        if self.sink is None:
-            return super().eval_json(stats)
-        self.sink["predictions"] = list(self.jdict)  # our metric code evaluates them (pycocotools)
-        return stats
+
+class ValidationRun(NamedTuple):
+    """What one pass of Ultralytics' validator gives lowlight_det."""
+
+    predictions: list[dict[str, Any]]  # COCO results in original-image pixels, ``detector_class`` instead of category
+    enhance_seconds: float
+    speed_ms: dict[str, float]         # Ultralytics' ms/image: preprocess (incl. enhancer), inference, loss, postprocess
+    map50: float                       # Ultralytics' own mAP50 in [0, 1] (a secondary number)
+
+
+def validate_with_enhancer(yolo: YOLO, data_yaml: str | Path, enhancer: nn.Module, *, imgsz: int, batch: int,
+                           conf: float, iou: float, max_det: int, device: torch.device, workers: int, project: Path,
+                           name: str, on_batch: Callable[[], None] | None = None) -> ValidationRun:
+    """Run Ultralytics' validator (its loading, letterbox, NMS) with ``enhancer`` in ``preprocess``, the way
+    ``YOLO.val`` builds it (``rect=True``, the model's overrides, its callbacks), and return its raw predictions.
+
+    Each prediction keeps Ultralytics' COCO fields, with the detector's own class index in ``detector_class``
+    (read back through the validator's ``class_map``, COCO-91 ids included), for our pycocotools scoring.
+    """
+    args = {**yolo.overrides, "rect": True, "data": str(data_yaml), "split": "val", "imgsz": imgsz, "batch": batch,
+            "conf": conf, "iou": iou, "max_det": max_det, "device": str(device),
+            "quantize": 16 if device.type == "cuda" else None, "plots": False, "save_json": True, "verbose": False,
+            "workers": workers, "project": str(project), "name": name, "exist_ok": True, "mode": "val"}
+    ensure_offline_fonts()
+    validator = EnhancedDetectionValidator(args=args, _callbacks=yolo.callbacks, enhancer=enhancer, on_batch=on_batch)
+    validator(model=yolo.model)
+    class_ids: list[int] = list(cast(Any, validator.class_map))  # detector class index -> json category id
+    to_class = {category: index for index, category in enumerate(class_ids)}
+    jdict: list[dict[str, Any]] = list(cast(Any, validator.jdict) or [])
+    predictions = [{**p, "detector_class": to_class[p["category_id"]]} for p in jdict]
+    return ValidationRun(predictions, validator.enhance_seconds, dict(validator.speed),
+                         float(validator.metrics.box.map50))
 
 
 class EnhancedDetectionTrainer(DetectionTrainer):
@@ -140,17 +167,17 @@ def letterboxed_dataset(data_yaml: str | Path, *, split: str = "train", imgsz: i
 
     data = check_det_dataset(str(data_yaml), autodownload=False)
     cfg = get_cfg(overrides={"imgsz": imgsz, "rect": False, "task": "detect", "mode": "val"})
-    return build_yolo_dataset(cfg, data[split], batch=1, data=data, mode="val", rect=False, fraction=1.0)
+    return build_yolo_dataset(cast(Any, cfg), data[split], batch=1, data=data, mode="val", rect=False, fraction=1.0)
 
 
 def detector_module(yolo: YOLO, **loss_overrides: float) -> nn.Module:
     """The ``DetectionModel`` inside ``yolo`` with loss hyper-parameters set (Ultralytics defaults)."""
     from ultralytics.cfg import get_cfg
 
-    model = yolo.model
-    model.args = get_cfg(overrides=loss_overrides or None)
+    model: Any = yolo.model  # a DetectionModel: its loss reads .args and builds .criterion on first use
+    model.args = get_cfg(overrides=loss_overrides or None)  # as Ultralytics' own trainer sets them
     model.criterion = None  # rebuilt lazily with these hyper-parameters
-    return model
+    return cast(nn.Module, model)
 
 
 def trusts_detector_files() -> bool:

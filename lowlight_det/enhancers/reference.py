@@ -9,6 +9,8 @@ tests check that every optimised path matches them (``benchmarks/bench_enhancers
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -31,7 +33,7 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
         low = x
         if model.scale_factor != 1:
             size = (low_res_size(x.shape[2], model.scale_factor), low_res_size(x.shape[3], model.scale_factor))
-            low = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            low = F.interpolate(x, size=cast(Any, size), mode="bilinear", align_corners=False)
         r = model._dce_net(low)
         if r.shape[-2:] != x.shape[-2:]:
             r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=True)

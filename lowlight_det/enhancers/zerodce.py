@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -238,7 +238,7 @@ class ZeroDCEPP(_CurveEnhancer):
         low = img
         if self.scale_factor != 1:
             low_size = (low_res_size(size[0], self.scale_factor), low_res_size(size[1], self.scale_factor))
-            low = F.interpolate(img, size=low_size, mode="bilinear", align_corners=False)
+            low = F.interpolate(img, size=cast(Any, low_size), mode="bilinear", align_corners=False)  # traced sizes
         curves = self._dce_net(low)
         if curves.shape[-2:] != size:
             curves = F.interpolate(curves, size=size, mode="bilinear", align_corners=True)

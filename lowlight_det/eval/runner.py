@@ -8,7 +8,6 @@ import logging
 import platform
 import time
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -158,7 +157,7 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     Runs Ultralytics' validator (its data loading, letterbox, multi-label NMS at ``cfg.conf``) with the
     enhancer in ``preprocess``; the predictions are scored by our pycocotools code afterwards.
     """
-    from lowlight_det.detection.ultralytics import EnhancedDetectionValidator
+    from lowlight_det.detection.ultralytics import validate_with_enhancer
 
     native = cfg.enhance_before_letterbox
     if native:
@@ -166,34 +165,29 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     data_yaml = _export_for_validator(variant, class_map, detector, workdir, enhancer if native else None)
     n_batches = -(-len(variant.records) // cfg.batch_size)
     bar = tqdm(total=n_batches, desc=f"eval {variant.name}", unit="batch", disable=not progress, leave=False)
-    sink: dict[str, Any] = {"predictions": [], "enhance_seconds": 0.0, "on_batch": lambda: bar.update(1)}
-    in_loop = create_enhancer("none") if native else enhancer
     t0 = time.perf_counter()
-    metrics = detector.yolo.val(
-        validator=partial(EnhancedDetectionValidator, enhancer=in_loop, sink=sink), data=str(data_yaml),
-        split="val", imgsz=cfg.imgsz, batch=cfg.batch_size, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
-        device=str(detector.device), quantize=16 if detector.device.type == "cuda" else None, plots=False,
-        save_json=True, verbose=False, workers=cfg.workers, project=str(workdir / "ultralytics"),
-        name=variant.name, exist_ok=True)
+    run = validate_with_enhancer(
+        detector.yolo, data_yaml, create_enhancer("none") if native else enhancer, imgsz=cfg.imgsz,
+        batch=cfg.batch_size, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det, device=detector.device,
+        workers=cfg.workers, project=workdir / "ultralytics", name=variant.name, on_batch=lambda: bar.update(1))
     wall = time.perf_counter() - t0
     bar.close()
     n = max(len(variant.records), 1)
     preds = []
-    for p in sink["predictions"]:
-        labels, keep = class_map.apply(np.array([p["category_id"] - 1]))
+    for p in run.predictions:
+        labels, keep = class_map.apply(np.array([p["detector_class"]]))
         if keep[0]:
-            x, y, w, h = p["bbox"]
             preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
-                          "bbox": [x, y, w, h], "score": p["score"]})
-    speed = metrics.speed  # ms/image: preprocess (incl. enhancer), inference, loss, postprocess
-    enhance = 1e3 * sink["enhance_seconds"] / n
+                          "bbox": list(p["bbox"]), "score": p["score"]})
+    speed = run.speed_ms  # ms/image: preprocess (incl. enhancer), inference, loss, postprocess
+    enhance = 1e3 * run.enhance_seconds / n
     if native:
         enhance = detector.times.ms_per_image()["enhance"]
     detect = speed["preprocess"] + speed["inference"] + speed["postprocess"] - (0 if native else enhance)
     load = max(1e3 * wall / n - sum(speed.values()), 0.0)
     timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect,
               "inference": speed["inference"], "nms": speed["postprocess"], "images_per_s": n / wall}
-    return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * float(metrics.box.map50), 3))
+    return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * run.map50, 3))
 
 
 def validate(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord], class_map: ClassMap,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -29,5 +29,5 @@ def detection_loss(detector: nn.Module, img: Tensor, targets: dict[str, Tensor])
         (loss per image, detached loss items (box, cls, dfl)).
     """
     batch: dict[str, Any] = {"img": img, **targets}
-    loss, items = detector.loss(batch)
+    loss, items = cast(Any, detector).loss(batch)  # Ultralytics DetectionModel.loss
     return loss.sum() / img.shape[0], items.detach() if isinstance(items, Tensor) else torch.as_tensor(0.0)

@@ -121,8 +121,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         best_map50, bad_epochs = float(state["best_map50"]), int(state["bad_epochs"])
 
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
-    sampler = DistributedSampler(dataset, num_replicas=dist_info.world_size, rank=dist_info.rank, shuffle=True,
-                                 seed=cfg.seed)
+    sampler: DistributedSampler[Any] = DistributedSampler(dataset, num_replicas=dist_info.world_size,
+                                                          rank=dist_info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                         collate_fn=dataset.collate_fn)
     net: nn.Module = WithCurves(enhancer)

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
@@ -52,7 +52,7 @@ class WithCurves(nn.Module):
         self.model = model
 
     def forward(self, img: torch.Tensor) -> Any:
-        return self.model.forward_curves(img)
+        return cast(Any, self.model).forward_curves(img)  # a curve enhancer
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
@@ -110,8 +110,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
 
     loss_fn = ZeroReferenceLoss(**to_dict(cfg.loss))
     # one sampler for 1 or N processes: deterministic shuffles from (seed, epoch), so resume is exact
-    sampler = DistributedSampler(dataset, num_replicas=dist_info.world_size, rank=dist_info.rank,
-                                 shuffle=True, seed=cfg.seed)
+    sampler: DistributedSampler[Any] = DistributedSampler(dataset, num_replicas=dist_info.world_size,
+                                                          rank=dist_info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                         pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0)
     # DDP syncs gradients through forward(), so wrap the call that also returns the curves
