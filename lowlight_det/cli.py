@@ -22,6 +22,7 @@ from lowlight_det.devices import resolve_device
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+C = TypeVar("C")
 __all__ = ["resolve_device"]  # re-exported for entry points
 
 
@@ -110,6 +111,28 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: Se
         parser.add_argument("--" + f.name.replace("_", "-"), *meta.get("aliases", ()), **kwargs)
 
 
+def config_parser(prog: str, description: str | None, cls: type, *, config_help: str, skip: Sequence[str] = (),
+                  choices: Mapping[str, Sequence[str]] | None = None, resume_help: str | None = None
+                  ) -> argparse.ArgumentParser:
+    """A parser with ``--config`` (a YAML file of ``cls``'s fields), one flag per field of ``cls``, ``--resume``
+    (with ``resume_help``) and ``-v`` / ``-q``; an entry point adds what else it needs."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help=config_help)
+    add_config_arguments(parser, cls, skip=skip, choices=choices)
+    if resume_help:
+        parser.add_argument("--resume", help=resume_help)
+    add_common_args(parser, devices=False)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` and set up logging from ``-v`` / ``-q``."""
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    return args
+
+
 def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The flags of :func:`add_config_arguments` that were given, by field name."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
@@ -176,6 +199,22 @@ def run_job(job: Callable[[], T], *, diverged: type[BaseException] = _NeverRaise
         except OSError as exc:
             log.error("%s", describe_os_error(exc))
             return 2, None
+
+
+def run_training(args: argparse.Namespace, cls: type[C], overrides: dict[str, Any], train: Callable[[C], T], *,
+                 kind: str, log: logging.Logger) -> tuple[int, T | None]:
+    """The body of a training entry point: its settings (flags, YAML, or the checkpoint's on ``--resume``), threads
+    and seeds set, then ``train(cfg)`` under :func:`run_job` (exit 1 when training diverges)."""
+    from lowlight_det.train.common import load_run_config
+    from lowlight_det.train.zero_reference import TrainingDivergedError
+
+    def job() -> T:
+        cfg = load_run_config(cls, args.config, overrides, args.resume, kind=kind)
+        set_threads(getattr(cfg, "threads", None))
+        seed_everything(getattr(cfg, "seed", 0))
+        return train(cfg)
+
+    return run_job(job, diverged=TrainingDivergedError, log=log)
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -42,6 +42,13 @@ def check_range(where: str, name: str, value: float | None, *, low: float | None
         raise ValueError(f"{where}: {name} must be in {'(' if low_open else '['}{lo}, {hi}], got {value:g}")
 
 
+def check_trainable(where: str, enhancer: str) -> None:
+    """Training starts from an architecture; tuned weights (``zerodce++-det``) are a starting point, not one."""
+    if enhancer not in TRAINABLE:
+        raise ValueError(f"{where}: enhancer must be an architecture that can be trained ({', '.join(TRAINABLE)}), "
+                         f"got {enhancer!r} (weights such as zerodce++-det go in init_weights / --init-weights)")
+
+
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, low: float | None = None,  # noqa: A002
             high: float | None = None, low_open: bool = False, flag: bool = True, aliases: tuple[str, ...] = (),
             default_factory: Any = dataclasses.MISSING) -> Any:
@@ -76,7 +83,20 @@ class ZeroReferenceWeights:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class RunSettings:
+    """What every training run has: seed, where it runs, where it writes, the zero-reference loss weights."""
+
+    seed: int = setting(0, "seed of the initialisation, the shuffles, the hold-out and the darkening")
+    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
+    workers: int = setting(0, "DataLoader worker processes", low=0)
+    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
+    out: str = setting("runs", "output folder (checkpoints, logs)")
+    loss: ZeroReferenceWeights = setting(help="zero-reference loss weights (YAML only)", flag=False,
+                                         default_factory=ZeroReferenceWeights)
+
+
+@dataclass(frozen=True)
+class TrainConfig(RunSettings):
     """Zero-reference training of a curve enhancer (paper recipe by default)."""
 
     enhancer: str = setting("zerodce", "architecture to train")
@@ -90,19 +110,10 @@ class TrainConfig:
     grad_clip: float = setting(0.1, "gradient-norm clip", low=0, low_open=True)
     scale_factor: float = setting(1.0, "zerodce++: curve-estimation downscale while training", low=1, high=64)
     init_weights: str | None = setting(None, "start from these weights (id or path) instead of random init")
-    seed: int = setting(0, "seed of the initialisation and the shuffles")
-    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
-    workers: int = setting(0, "DataLoader worker processes", low=0)
-    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
     out: str = setting("runs/train", "output folder (checkpoints, logs)")
-    loss: ZeroReferenceWeights = setting(help="loss weights (YAML only)", flag=False,
-                                         default_factory=ZeroReferenceWeights)
 
     def __post_init__(self) -> None:
-        if self.enhancer not in TRAINABLE:
-            raise ValueError(f"train config: enhancer must be an architecture that can be trained "
-                             f"({', '.join(TRAINABLE)}), got {self.enhancer!r} (weights such as zerodce++-det start "
-                             "a run with --init-weights)")
+        check_trainable("train config", self.enhancer)
         validate(self, "train config")
 
 
@@ -118,8 +129,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+            return None  # "none" on the command line turns an optional setting off
         return _coerce(value, options[0], where) if len(options) == 1 else value
     if origin is tuple:
         items = value.split(",") if isinstance(value, str) else value
@@ -247,12 +258,15 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Mapping
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain-dict view of a config (for YAML, JSON and checkpoint metadata)."""
-    return dataclasses.asdict(cfg)
+    """Plain-dict view of a config (for YAML, JSON and checkpoint metadata): its own fields first, then the
+    inherited ones (``RunSettings``), so a config.yaml starts with what the run is about."""
+    data = dataclasses.asdict(cfg)
+    own = [k for k in type(cfg).__dict__.get("__annotations__", {}) if k in data]
+    return {**{k: data[k] for k in own}, **data}
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(RunSettings):
     """Detection-aware fine-tuning of an enhancer through a frozen detector."""
 
     detector: str = setting("", "frozen detector: local YOLO .pt")
@@ -280,20 +294,12 @@ class FinetuneConfig:
     class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
     patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
     limit: int | None = setting(None, "use only the first N images of each split", low=1)
-    seed: int = setting(0, "seed of the shuffles, the hold-out and the darkening")
-    device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
     amp: bool = setting(True, "mixed precision on CUDA")
-    workers: int = setting(0, "DataLoader worker processes", low=0)
-    threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
-    out: str = setting("runs/finetune", "output folder")
-    loss: ZeroReferenceWeights = setting(help="zero-reference loss weights (YAML only)", flag=False,
-                                         default_factory=ZeroReferenceWeights)
+    out: str = setting("runs/finetune", "output folder (checkpoints, logs)")
 
     def __post_init__(self) -> None:
         where = "finetune config"
-        if self.enhancer not in TRAINABLE:
-            raise ValueError(f"{where}: enhancer must be one of {', '.join(TRAINABLE)}, got {self.enhancer!r} "
-                             "(tuned weights such as zerodce++.det-yolo11n go in init_weights)")
+        check_trainable(where, self.enhancer)
         validate(self, where)
         check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
 

@@ -14,14 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lowlight_det.cli import (
-    add_common_args,
-    add_config_arguments,
-    config_overrides,
-    run_job,
-    set_threads,
-    setup_logging,
-)
+from lowlight_det.cli import config_overrides, config_parser, parse_args, run_job, set_threads
 from lowlight_det.config import EvalConfig, load_config
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.eval.darkness import parse_levels
@@ -34,12 +27,9 @@ logger = logging.getLogger("lowlight_det.eval")
 
 def build_parser() -> argparse.ArgumentParser:
     """The evaluator's arguments, built from :class:`EvalConfig` (defaults < ``--config`` YAML < flags)."""
-    p = argparse.ArgumentParser(prog="python -m lowlight_det.eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="YAML file of evaluation settings (keys as the flags, with underscores)")
-    add_config_arguments(p, EvalConfig)
+    p = config_parser("python -m lowlight_det.eval", __doc__, EvalConfig,
+                      config_help="YAML file of evaluation settings (keys as the flags, with underscores)")
     p.add_argument("--resume", action="store_true", help="reuse finished rows in --out")
-    add_common_args(p, devices=False)
     return p
 
 
@@ -72,8 +62,7 @@ def resolve_config(args: argparse.Namespace) -> EvalConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 2 on bad arguments, data or weights, or an output folder that cannot be written."""
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose, args.quiet)
+    args = parse_args(build_parser(), argv)
     t0 = time.perf_counter()
 
     def job() -> tuple[EvalConfig, EvalSummary]:

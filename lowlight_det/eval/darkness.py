@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lowlight_det.data.detection import ImageRecord
 from lowlight_det.data.synthesis import SensorModel, darken_stops
-from lowlight_det.io import atomic_write, read_rgb8, write_image
+from lowlight_det.io import read_rgb8, write_image
 
 BASELINE = "none"
 
@@ -158,12 +158,9 @@ def darkness_lines(summary: dict[str, Any]) -> list[str]:
 
 def plot_by_darkness(out: Path, summary: dict[str, Any]) -> Path:
     """``map50_by_darkness.png``: mAP50 against stops, one line per enhancer."""
-    import matplotlib
+    from lowlight_det.eval.report import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for enhancer, row in summary["rows"].items():
         xs = [float(k) for k in row["levels"]]
         ax.plot(xs, [v["map50"] for v in row["levels"].values()], marker="o", label=enhancer,
@@ -174,9 +171,4 @@ def plot_by_darkness(out: Path, summary: dict[str, Any]) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = out / "map50_by_darkness.png"
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, out / "map50_by_darkness.png", dpi=110)

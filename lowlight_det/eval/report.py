@@ -140,11 +140,7 @@ def plot_by_light(out: Path, results: Sequence[Any]) -> Path | None:
     keys = sorted({k for r in results for k in r.by_light})
     if not keys:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(keys)), 3.5))
     width = 0.8 / len(results)
     for i, r in enumerate(results):
@@ -154,11 +150,25 @@ def plot_by_light(out: Path, results: Sequence[Any]) -> Path | None:
     ax.set_ylabel("mAP50 (%)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = out / "map50_by_light.png"
+    return save_figure(fig, out / "map50_by_light.png", dpi=100)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
+    """Write a matplotlib figure as PNG atomically, then close it (errors name ``path``)."""
     try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"), suffix=".png")
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
     return path
 
 

@@ -7,12 +7,15 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
+from lowlight_det.config import load_config, resume_config
 from lowlight_det.io import write_text
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,20 @@ def read_training_checkpoint(path: str | Path, *, kind: str) -> dict[str, Any]:
         raise ValueError(f"{path}: is a {job} training checkpoint ({JOBS[job]}), it cannot resume a {kind} run; "
                          f"use it as --init-weights to start one")
     return state
+
+
+RESUME_HELP = ("continue exactly from this last.pt, with its own settings: only --epochs, --patience, --out, --device, "
+               "--threads and --workers may change")
+
+
+def load_run_config(cls: type[T], config: str | Path | None, overrides: dict[str, Any], resume: str | Path | None,
+                    *, kind: str) -> T:
+    """The settings of a training run: defaults < YAML < flags; or, when resuming, the checkpoint's own settings
+    with only the changes a resume allows (:func:`lowlight_det.config.resume_config`)."""
+    if resume:
+        saved = read_training_checkpoint(resume, kind=kind)["meta"]["config"]
+        return resume_config(cls, saved, config, overrides, source=str(resume))
+    return load_config(cls, config, overrides)
 
 
 def write_csv_log(path: str | Path, rows: list[dict[str, Any]]) -> None:
