@@ -20,11 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
@@ -34,14 +30,13 @@ from lowlight_det.data.synthesis import image_generator, random_darkening
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
-from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
+from lowlight_det.enhancers.weights import atomic_save, sha256_file
 from lowlight_det.eval import validate
-from lowlight_det.io import write_json, write_text
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
-from lowlight_det.runinfo import git_commit, versions
-from lowlight_det.train.common import broadcast_floats, init_distributed, read_training_checkpoint, write_csv_log
-from lowlight_det.train.zero_reference import TrainingDivergedError, WithCurves, arch_kwargs_of
+from lowlight_det.train.common import broadcast_floats, init_distributed
+from lowlight_det.train.loop import EpochLoop
+from lowlight_det.train.zero_reference import TrainingDivergedError
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +75,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     from lowlight_det.detection.pipeline import EnhancedDetector
     from lowlight_det.detection.ultralytics import build_detector, detector_module, letterboxed_dataset
 
-    out = Path(cfg.out)
-    work = out / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
+    work = Path(cfg.out) / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
 
     ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
     ds = ds.subset(cfg.limit)
@@ -105,50 +99,32 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     optimizer = torch.optim.Adam(_param_groups(enhancer, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    history: list[dict[str, Any]] = []
-    start_epoch, best_map50, bad_epochs = 0, -1.0, 0
+    meta = {"detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
+            "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records),
+                        "val": cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})",
+                        "val_images": len(val_records)},
+            "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)",
+            "data_terms": info.get("terms")}  # the tuning data's terms travel with the weights (ExDark's)
+    loop = EpochLoop(cfg, job="finetune", arch=cfg.enhancer, model=enhancer, optimizer=optimizer, device=device,
+                     dist_info=dist_info, meta=meta, scaler=scaler)
+    best_map50, bad_epochs = -1.0, 0
     if resume:
-        state = read_training_checkpoint(resume, kind="finetune")
-        try:
-            enhancer.load_state_dict(state["state_dict"])
-            optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError) as exc:
-            raise ValueError(f"{resume}: does not fit this run's enhancer ({cfg.enhancer}, adaptive={cfg.adaptive}): "
-                             f"{' '.join(str(exc).split())[:300]}") from None
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch, history = int(state["epoch"]) + 1, list(state["history"])
+        state = loop.resume(resume)
         best_map50, bad_epochs = float(state["best_map50"]), int(state["bad_epochs"])
-
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
-    sampler: DistributedSampler[Any] = DistributedSampler(dataset, num_replicas=dist_info.world_size,
-                                                          rank=dist_info.rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        collate_fn=dataset.collate_fn)
-    net: nn.Module = WithCurves(enhancer)
-    if dist_info.world_size > 1:
-        net = DistributedDataParallel(net)
-    meta_base = {"config": to_dict(cfg), "versions": versions(), "git_commit": git_commit(),
-                 "detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
-                 "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records),
-                             "val": cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})",
-                             "val_images": len(val_records)},
-                 "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)",
-                 "data_terms": info.get("terms")}  # the tuning data's terms travel with the weights (ExDark's)
-    if dist_info.is_main:
-        write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    best_path = out / "best.pt" if (out / "best.pt").exists() else None
+    loader = loop.loader(dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
+                         collate_fn=dataset.collate_fn)
+    net = loop.wrap()
+    best_path = Path(cfg.out) / "best.pt" if (Path(cfg.out) / "best.pt").exists() else None
 
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in loop.epochs(cfg.epochs):
         if bad_epochs >= cfg.patience:
             logger.info("early stop: no val mAP50 gain for %d epochs", bad_epochs)
             break
-        sampler.set_epoch(epoch)
         enhancer.train()
         sums = {"total": 0.0, "det": 0.0, "ref": 0.0}
         steps, t0 = 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"finetune {cfg.enhancer} {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not (progress and dist_info.is_main), leave=False)
+        bar = loop.progress(loader, f"finetune {cfg.enhancer} {epoch + 1}/{cfg.epochs}", show=progress)
         for batch in bar:
             img = batch["img"].to(device).float() / 255
             if cfg.darken_share > 0:  # the dark end: noise drawn per (seed, epoch, step, rank), so resumes are exact
@@ -192,21 +168,14 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         best_map50, bad_epochs = (val_map50, 0) if improved else (best_map50, bad_epochs + 1)
         row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}, "val_map50": val_map50,
                "val_map50_95": val_map50_95, "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
-        history.append(row)
         logger.info("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f%s", epoch + 1,
                     row["total"], row["det"], row["ref"], val_map50, val_map50_95, " (best)" if improved else "")
-        if dist_info.is_main:
-            meta = {**meta_base, "epoch": epoch + 1, "val": {"map50": val_map50, "map50_95": val_map50_95}}
-            ckpt = make_checkpoint(enhancer, arch=cfg.enhancer, arch_kwargs=arch_kwargs_of(enhancer), meta=meta,
-                                   optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
-                                   history=history, best_map50=best_map50, bad_epochs=bad_epochs, job="finetune")
-            if improved:
-                best_path = atomic_save({k: ckpt[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")},
-                                        out / "best.pt")
-            atomic_save(ckpt, out / "last.pt")
-            write_csv_log(out / "log.csv", history)
-            write_json(out / "history.json", history)
-    return FinetuneResult(enhancer, history, best_path, best_map50)
+        ckpt = loop.end_epoch(epoch, row, meta={"val": {"map50": val_map50, "map50_95": val_map50_95}},
+                              best_map50=best_map50, bad_epochs=bad_epochs)
+        if improved and dist_info.is_main:
+            best_path = atomic_save({k: ckpt[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")},
+                                    Path(cfg.out) / "best.pt")
+    return FinetuneResult(enhancer, loop.history, best_path, best_map50)
 
 
 def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:

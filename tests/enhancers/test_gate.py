@@ -13,7 +13,7 @@ from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
 from lowlight_det.enhancers.gate import StrengthGate, illumination_stats
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.export import main as export_main
-from lowlight_det.train.zero_reference import arch_kwargs_of
+from lowlight_det.train.loop import arch_kwargs_of
 
 
 def _randomise_gate(model: ZeroDCE | ZeroDCEPP) -> None:
