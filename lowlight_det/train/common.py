@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from lowlight_det.config import load_config, resume_config
+from lowlight_det.detection import run_ultralytics_single_process
 from lowlight_det.io import write_text
 
 T = TypeVar("T")
@@ -38,10 +39,7 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         rank = int(os.environ["RANK"])
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
-        # Ultralytics reads RANK/LOCAL_RANK at import and then assumes its own CUDA DDP trainer (its validator
-        # asks for the current CUDA device): our processes run Ultralytics as single-process code.
-        os.environ.pop("RANK", None)
-        os.environ.pop("LOCAL_RANK", None)
+        run_ultralytics_single_process()
     return DistInfo(dist.get_rank(), dist.get_world_size())
 
 

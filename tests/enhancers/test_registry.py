@@ -72,3 +72,30 @@ def test_aliases_name_an_architecture_with_its_weights() -> None:
     assert sice.weights_source.endswith(".pt") and not sice.adaptive
     with pytest.raises(ValueError, match="already registered"):
         register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.sice")
+
+
+def test_a_new_weights_file_is_one_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lowlight_det.enhancers import WeightsSpec, ZeroDCEPP
+    from lowlight_det.enhancers import weights as registry
+    from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, sha256_file
+
+    model = ZeroDCEPP()
+    path = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs={"width": 32, "n_iter": 8}, meta={}),
+                       tmp_path / "mine.pt")
+    spec = WeightsSpec(name="zerodce++.mine", arch="zerodce++", filename="mine.pt", sha256=sha256_file(path),
+                       meta={"num_params": 10561, "source": "a test", "license": "MIT",
+                             "metrics": {"demo": {"map50": 1.0}}})
+    monkeypatch.setitem(registry._SPECS, spec.name, spec)  # what register_weights(spec) does, undone after the test
+    monkeypatch.setenv("LOWLIGHT_DET_WEIGHTS", str(tmp_path))
+    loaded = create_enhancer("zerodce++", weights="zerodce++.mine")
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True))
+
+
+def test_shipped_weights_records_carry_numbers_and_terms() -> None:
+    from lowlight_det.enhancers import get_weights
+
+    for name in ("zerodce.det-yolo11n", "zerodce++.det-yolo11n"):
+        meta = get_weights(name).meta
+        metrics = meta["metrics"]["exdark_test_379"]
+        assert isinstance(metrics["map50"], float) and isinstance(metrics["delta_map50_vs_none"], float)
+        assert "non-commercial" in meta["data_terms"]
