@@ -117,6 +117,9 @@ class TrainConfig(RunSettings):
         validate(self, "train config")
 
 
+SAMPLES = ("stratified", "first")
+"""How a ``limit`` picks images (``DetectionDataset.subset``)."""
+
 RENAMED = {"image_size": "imgsz"}
 """Old config keys still read (YAML files and checkpoints written before a rename): old -> new."""
 
@@ -293,7 +296,8 @@ class FinetuneConfig(RunSettings):
     w_ref: float = setting(1.0, "weight of the zero-reference loss", low=0)
     class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
     patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
-    limit: int | None = setting(None, "use only the first N images of each split", low=1)
+    limit: int | None = setting(None, "use only N images of each split (a seeded sample stratified by class and "
+                                        "lighting type)", low=1)
     amp: bool = setting(True, "mixed precision on CUDA")
     out: str = setting("runs/finetune", "output folder (checkpoints, logs)")
 
@@ -321,7 +325,10 @@ class EvalConfig:
     device: str = setting("auto", "auto (default), cpu, cuda, cuda:N")
     batch_size: int = setting(8, "images per batch", low=1)
     out: str = setting("runs/eval", "output folder (default runs/eval/<data>)")
-    limit: int | None = setting(None, "evaluate only the first N images", low=1)
+    limit: int | None = setting(None, "evaluate N images only: a seeded sample stratified by class (and lighting "
+                                        "type), or the first N with --sample first", low=1)
+    sample: str = setting("stratified", "how --limit picks its images: stratified or first")
+    sample_seed: int = setting(0, "seed of the --limit sample")
     conf: float = setting(0.001, "detection score threshold", low=0, high=1)
     iou: float = setting(0.7, "NMS IoU threshold", low=0, high=1)
     max_det: int = setting(300, "detections kept per image", low=1)
@@ -341,6 +348,8 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         validate(self, "eval config")
+        if self.sample not in SAMPLES:
+            raise ValueError(f"eval config: sample must be one of {', '.join(SAMPLES)}, got {self.sample!r}")
         bad = [v for v in self.darken_ev if not 0 <= v <= 16]
         if bad:
             raise ValueError(f"eval config: darken_ev stops must be in [0, 16], got {', '.join(f'{v:g}' for v in bad)}")

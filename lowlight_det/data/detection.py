@@ -62,11 +62,57 @@ class DetectionDataset:
         self.issues[kind] += 1
         logger.warning("%s", message)
 
-    def subset(self, limit: int | None) -> DetectionDataset:
-        """The first ``limit`` records (all when None)."""
+    def subset(self, limit: int | None, *, sample: str = "first", seed: int = 0) -> DetectionDataset:
+        """``limit`` records (all when None): the first ones (``sample="first"``), or a seeded sample stratified by
+        each image's main class and, where the dataset has it, its lighting type (``"stratified"``), so a quick
+        run sees every kind of image in proportion. Records keep their order and ids."""
         if limit is None or limit >= len(self.records):
             return self
-        return DetectionDataset(self.name, self.class_names, self.records[:limit], self.issues, self.info)
+        if sample == "first":
+            picked = self.records[:limit]
+        elif sample == "stratified":
+            keep = set(stratified_indices([_stratum(r) for r in self.records], limit, seed))
+            picked = [r for i, r in enumerate(self.records) if i in keep]
+        else:
+            raise ValueError(f"unknown sample {sample!r}; choose first or stratified")
+        return DetectionDataset(self.name, self.class_names, picked, self.issues, self.info)
+
+    def with_ids(self, ids: set[int]) -> DetectionDataset:
+        """The records whose ``image_id`` is in ``ids`` (a paired copy, e.g. the demo's well-lit scenes)."""
+        return DetectionDataset(self.name, self.class_names, [r for r in self.records if r.image_id in ids],
+                                self.issues, self.info)
+
+
+def _stratum(rec: ImageRecord) -> tuple[int, str]:
+    labels = rec.labels.tolist()
+    main = max(set(labels), key=labels.count) if labels else -1
+    return main, rec.attributes.get("light", "")
+
+
+def stratified_indices(strata: list[Any], n: int, seed: int) -> list[int]:
+    """``n`` indices drawn without replacement, each stratum getting its proportional share (largest remainders
+    first), seeded; sorted.
+
+    Example:
+        >>> picks = stratified_indices(["a"] * 8 + ["b"] * 2, 5, seed=0)
+        >>> sum(i >= 8 for i in picks)  # stratum b: 2 of 10 images -> 1 of 5
+        1
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, s in enumerate(strata):
+        groups.setdefault(s, []).append(i)
+    total = len(strata)
+    quotas = {k: n * len(v) / total for k, v in groups.items()}
+    counts = {k: int(q) for k, q in quotas.items()}
+    by_remainder = sorted(groups, key=lambda k: (-(quotas[k] - counts[k]), str(k)))
+    for k in by_remainder[: n - sum(counts.values())]:
+        counts[k] += 1
+    rng = np.random.default_rng(seed)
+    picked: list[int] = []
+    for k in sorted(groups, key=str):
+        members = groups[k]
+        picked += rng.choice(members, size=min(counts[k], len(members)), replace=False).tolist()
+    return sorted(picked)
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -69,9 +69,10 @@ def _load(cfg: EvalConfig) -> tuple[DetectionDataset, dict[str, Any], DetectionD
         from lowlight_det.demo import load_demo
 
         dark, well_lit = load_demo()
-        return dark.subset(cfg.limit), {}, well_lit.subset(cfg.limit)
+        dark = dark.subset(cfg.limit, sample=cfg.sample, seed=cfg.sample_seed)
+        return dark, {}, well_lit.with_ids({r.image_id for r in dark.records})  # the same scenes, well lit
     ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
-    return ds.subset(cfg.limit), info, None
+    return ds.subset(cfg.limit, sample=cfg.sample, seed=cfg.sample_seed), info, None
 
 
 def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) -> EvalSummary:
@@ -118,6 +119,9 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                  "dataset_note": ds.info.get("missing_images_note", ds.info.get("note", "")),
                  "detector_sha256": detector_sha, "class_map": class_map.description,
                  "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1)})
+    if cfg.limit:
+        meta["sample"] = {"limit": cfg.limit, "how": cfg.sample, "seed": cfg.sample_seed,
+                          "image_ids": [r.image_id for r in ds.records]}
     metrics = {**meta, "results": {r.name: asdict(r) for r in results}, "delta_vs_none": delta,
                "recovery": extra, "note": note}
     if darkness:

@@ -78,10 +78,10 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     work = Path(cfg.out) / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
 
     ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
-    ds = ds.subset(cfg.limit)
+    ds = ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
     if cfg.val_split:
         val_ds, _ = load_detection_dataset(cfg.data, split=cfg.val_split, data_root=cfg.data_root)
-        train_records, val_records = ds.records, val_ds.subset(cfg.limit).records
+        train_records, val_records = ds.records, val_ds.subset(cfg.limit, sample="stratified", seed=cfg.seed).records
     else:
         train_records, val_records = split_records(ds, cfg.val_fraction, cfg.seed)
     val_gt = to_coco(DetectionDataset("val", ds.class_names, val_records))

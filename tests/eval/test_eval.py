@@ -212,3 +212,32 @@ def test_eval_settings_from_a_yaml_file_and_flags_on_top(tmp_path: Path) -> None
     cfg = resolve_config(build_parser().parse_args(["--config", str(tmp_path / "eval.yaml"), "--conf", "0.05"]))
     assert cfg.enhance == ("none", "gamma", "clahe") and cfg.conf == 0.05 and cfg.darken_ev == (0.0, 1.0, 3.0)
     assert cfg.out == "runs/eval/my" and cfg.batch_size == 8
+
+
+def test_limit_takes_a_seeded_stratified_sample_or_the_first_n(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lowlight_det.data.detection import DetectionDataset, ImageRecord
+
+    # 40 images of class 0 first, then 10 of class 1: the first 10 would all be class 0
+    recs = [ImageRecord(i + 1, tmp_path / f"{i}.jpg", 64, 64, np.zeros((1, 4), np.float32),
+                        np.array([0 if i < 40 else 1]), {"light": "Low" if i % 2 else "Strong"}) for i in range(50)]
+    ds = DetectionDataset("t", ["a", "b"], recs)
+    first = ds.subset(10, sample="first")
+    assert {int(r.labels[0]) for r in first.records} == {0}
+    sample = ds.subset(10, sample="stratified", seed=0)
+    labels = [int(r.labels[0]) for r in sample.records]
+    assert len(labels) == 10 and labels.count(1) == 2  # 10 of 50 images are class 1 -> 2 of 10
+    assert {r.attributes["light"] for r in sample.records} == {"Low", "Strong"}
+    assert [r.image_id for r in sample.records] == [r.image_id for r in ds.subset(10, sample="stratified", seed=0).records]
+    assert [r.image_id for r in sample.records] != [r.image_id for r in ds.subset(10, sample="stratified", seed=1).records]
+
+
+@pytest.mark.integration
+def test_limited_eval_records_its_sample(write_scenes, tmp_path: Path) -> None:  # noqa: ANN001
+    data = write_scenes(tmp_path / "ds", n=8)
+    out = tmp_path / "o"
+    assert eval_main(["--data", str(data), "--weights", str(TINY_YOLO), "--imgsz", "64", "--enhance", "none",
+                      "--limit", "3", "--out", str(out), "--no-plots", "-q"]) == 0
+    sample = json.loads((out / "metrics.json").read_text())["sample"]
+    assert sample["how"] == "stratified" and sample["limit"] == 3 and len(sample["image_ids"]) == 3
