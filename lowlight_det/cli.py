@@ -217,6 +217,13 @@ def run_training(args: argparse.Namespace, cls: type[C], overrides: dict[str, An
     return run_job(job, diverged=TrainingDivergedError, log=log)
 
 
+def is_main_process() -> bool:
+    """False on the other ranks of a ``torchrun`` job: they stay quiet, rank 0 prints the result."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for a file-system error, naming the file and what to do.
 

@@ -85,7 +85,9 @@ def verify(model: nn.Module, path: Path, fmt: str, *, half: bool = False, dynami
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         run = lambda x: torch.from_numpy(session.run(None, {"images": x.numpy()})[0])  # noqa: E731
     else:
-        loaded = torch.jit.load(str(path))
+        with warnings.catch_warnings():  # the user asked for TorchScript; its loader's deprecation notice is ours
+            warnings.simplefilter("ignore", FutureWarning)
+            loaded = torch.jit.load(str(path))
         run = lambda x: loaded(x)  # noqa: E731
     err = 0.0
     g = torch.Generator().manual_seed(0)

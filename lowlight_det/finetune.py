@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lowlight_det.cli import config_overrides, config_parser, non_negative_float, parse_args, run_training
+from lowlight_det.cli import config_overrides, config_parser, is_main_process, non_negative_float, parse_args, run_training
 from lowlight_det.config import TRAINABLE, FinetuneConfig
 from lowlight_det.train.common import RESUME_HELP
 
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return finetune(cfg, resume=args.resume, progress=not args.quiet)
 
     code, result = run_training(args, FinetuneConfig, overrides, tune, kind="finetune", log=logger)
-    if result is not None:
+    if result is not None and is_main_process():
         print(f"best val mAP50 {result.best_map50:.2f}; best checkpoint {result.best}")
     return code
 

@@ -25,9 +25,14 @@ def _weights(tmp_path: Path, arch: str) -> Path:
 @pytest.mark.parametrize("arch", ["zerodce", "zerodce++"])
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_verifies_against_pytorch(arch: str, fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
     out = tmp_path / f"model.{fmt}"
-    code = export_main(["--enhancer", arch, "--weights", str(_weights(tmp_path, arch)), "--format", fmt,
-                        "--dynamic", "--out", str(out), "-q"])
+    with warnings.catch_warnings():  # the happy path shows no deprecation notice (pytest's config hides them)
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        code = export_main(["--enhancer", arch, "--weights", str(_weights(tmp_path, arch)), "--format", fmt,
+                            "--dynamic", "--out", str(out), "-q"])
     printed = capsys.readouterr().out
     assert code == 0 and out.is_file()
     assert "4 size(s)" in printed and printed.rstrip().endswith("OK")

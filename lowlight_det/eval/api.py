@@ -118,7 +118,9 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
     meta.update({"split": cfg.split or ds.info.get("split"), "images": len(ds.records),
                  "dataset_note": ds.info.get("missing_images_note", ds.info.get("note", "")),
                  "detector_sha256": detector_sha, "class_map": class_map.description,
-                 "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1)})
+                 "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1),
+                 "rows_time_s": round(sum(r.wall_s for r in results), 1),
+                 "rows_reused": [r.name for r in results if r.reused]})
     if cfg.limit:
         meta["sample"] = {"limit": cfg.limit, "how": cfg.sample, "seed": cfg.sample_seed,
                           "image_ids": [r.image_id for r in ds.records]}

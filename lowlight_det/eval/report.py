@@ -92,6 +92,14 @@ def recovery_lines(results: Sequence[Any], upper: str, dark: str = "none") -> li
     return lines
 
 
+def _reuse(info: dict[str, Any]) -> str:
+    reused = info.get("rows_reused") or []
+    if not reused:
+        return ""
+    return (f" for this run, which reused {len(reused)} finished row(s) (--resume); computing every row took "
+            f"{info.get('rows_time_s', 0):.0f} s in all")
+
+
 def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas: dict[str, dict[str, Any]],
                  *, note: str = "", extra: Sequence[str] = ()) -> Path:
     """``report.md``: settings, main table, slices, per-class AP50, data issues."""
@@ -107,7 +115,7 @@ def write_report(out: Path, info: dict[str, Any], results: Sequence[Any], deltas
               f"conf {cfg['conf']}, IoU {cfg['iou']}, max det {cfg['max_det']}",
               f"- class map: {info.get('class_map')}",
               f"- enhancer placement: {placement}",
-              f"- device: {info['device']}; wall time {info.get('wall_time_s', 0):.0f} s",
+              f"- device: {info['device']}; wall time {info.get('wall_time_s', 0):.0f} s{_reuse(info)}",
               "- metrics: pycocotools COCO bbox AP on our COCO json (percent)", ""]
     lines += main_table(results, deltas) + [""]
     lines += list(extra) + ([""] if extra else [])

@@ -57,6 +57,8 @@ class EnhancerResult:
     predictions: int
     fingerprint: str
     darken_ev: float | None = None
+    wall_s: float = 0.0  # time this row took to compute (kept when a resumed run reuses it)
+    reused: bool = False  # read back from an earlier run by --resume
 
 
 def row_weights(spec: str | None, rows: tuple[str, ...]) -> dict[str, str]:
@@ -222,9 +224,10 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
             previous = json.loads(done.read_text())
             if previous.get("fingerprint") == fp:
                 logger.info("resume: %s already evaluated, reusing %s", variant.name, done)
-                results.append(EnhancerResult(**previous))
+                results.append(EnhancerResult(**{**previous, "reused": True}))
                 continue
             logger.info("resume: %s was evaluated with other settings; evaluating again", variant.name)
+        t_row = time.perf_counter()
         preds, timing, ultra_map50 = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
                                                  workdir=out / "work", progress=progress)
         write_json(out / f"predictions_{variant.name}.json", preds)
@@ -235,7 +238,8 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
             name=variant.name, enhancer=variant.enhancer, label=variant.label, weights=ident,
             metrics={**metrics.as_dict(), "ultralytics_map50_secondary": ultra_map50}, by_light=sliced_map50(gt, preds, "light"),
             by_scene=sliced_map50(gt, preds, "scene"), timing_ms=timing, images=len(variant.records),
-            predictions=len(preds), fingerprint=fp, darken_ev=variant.darken_ev)
+            predictions=len(preds), fingerprint=fp, darken_ev=variant.darken_ev,
+            wall_s=round(time.perf_counter() - t_row, 1))
         write_json(done, asdict(result))
         logger.info("%s: mAP50-95 %.2f mAP50 %.2f (%.0f ms/image)", variant.name, metrics.map50_95, metrics.map50,
                     timing["total"])

@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from lowlight_det.cli import config_overrides, config_parser, parse_args, run_training
+from lowlight_det.cli import config_overrides, config_parser, is_main_process, parse_args, run_training
 from lowlight_det.config import TRAINABLE, TrainConfig
 from lowlight_det.train.common import RESUME_HELP
 from lowlight_det.train.zero_reference import train
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code, result = run_training(args, TrainConfig, config_overrides(args, TrainConfig),
                                 lambda cfg: train(cfg, resume=args.resume, progress=not args.quiet),
                                 kind="zero-reference", log=logger)
-    if result is not None and result.history:
+    if result is not None and result.history and is_main_process():
         last = result.history[-1]
         print(f"epoch {last['epoch']}: loss {last['total']:.5f}; checkpoint {result.checkpoint}")
     return code

@@ -119,7 +119,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
 
     for epoch in loop.epochs(cfg.epochs):
         if bad_epochs >= cfg.patience:
-            logger.info("early stop: no val mAP50 gain for %d epochs", bad_epochs)
+            loop.log("early stop: no val mAP50 gain for %d epochs", bad_epochs)
             break
         enhancer.train()
         sums = {"total": 0.0, "det": 0.0, "ref": 0.0}
@@ -166,9 +166,9 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         val_map50, val_map50_95 = broadcast_floats(scores, dist_info, device)
         improved = val_map50 > best_map50
         best_map50, bad_epochs = (val_map50, 0) if improved else (best_map50, bad_epochs + 1)
-        row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}, "val_map50": val_map50,
+        row = {"epoch": epoch + 1, **loop.epoch_means(sums, steps), "val_map50": val_map50,
                "val_map50_95": val_map50_95, "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
-        logger.info("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f%s", epoch + 1,
+        loop.log("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f%s", epoch + 1,
                     row["total"], row["det"], row["ref"], val_map50, val_map50_95, " (best)" if improved else "")
         ckpt = loop.end_epoch(epoch, row, meta={"val": {"map50": val_map50, "map50_95": val_map50_95}},
                               best_map50=best_map50, bad_epochs=bad_epochs)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+import torch.distributed as dist
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -122,6 +123,21 @@ class EpochLoop:
     def progress(self, loader: DataLoader[Any], desc: str, *, show: bool) -> Any:
         """A progress bar over ``loader`` (the main process only)."""
         return tqdm(loader, desc=desc, unit="batch", disable=not (show and self.dist.is_main), leave=False)
+
+    def epoch_means(self, sums: dict[str, float], steps: int) -> dict[str, float]:
+        """Per-step means of ``sums`` over every process's steps (the same numbers on each rank)."""
+        keys = sorted(sums)
+        if self.dist.world_size > 1:
+            t = torch.tensor([sums[k] for k in keys] + [float(steps)], dtype=torch.float64, device=self.device)
+            dist.all_reduce(t)
+            values, steps = t[:-1].tolist(), int(t[-1].item())
+            sums = dict(zip(keys, values, strict=True))
+        return {k: sums[k] / max(steps, 1) for k in keys}
+
+    def log(self, message: str, *args: Any) -> None:
+        """Log once per run, from the main process (not once per rank)."""
+        if self.dist.is_main:
+            logger.info(message, *args)
 
     def end_epoch(self, epoch: int, row: dict[str, Any], *, meta: dict[str, Any], **state: Any) -> dict[str, Any]:
         """Log ``row``; on the main process write ``last.pt`` (model, optimizer, scaler, epoch, history, ``state``),

@@ -105,8 +105,9 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
                 sums[k] += v.item()
             steps += 1
             bar.set_postfix(loss=f"{terms.total.item():.4f}")
-        row = {"epoch": epoch + 1, **{k: sums[k] / max(steps, 1) for k in TERMS},
+        means = loop.epoch_means(sums, steps)
+        row = {"epoch": epoch + 1, **{k: means[k] for k in TERMS},
                "lr": optimizer.param_groups[0]["lr"], "steps": steps, "time_s": time.perf_counter() - t0}
-        logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs, " ".join(f"{k}={row[k]:.5f}" for k in TERMS))
+        loop.log("epoch %d/%d: %s", epoch + 1, cfg.epochs, " ".join(f"{k}={row[k]:.5f}" for k in TERMS))
         loop.end_epoch(epoch, row, meta={"loss": {k: row[k] for k in TERMS}})
     return TrainResult(model, loop.history, loop.checkpoint)

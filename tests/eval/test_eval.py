@@ -61,6 +61,11 @@ def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tm
     stamp = (out / "results" / "gamma.json").stat().st_mtime_ns
     assert eval_main([*args, "--resume"]) == 0
     assert (out / "results" / "gamma.json").stat().st_mtime_ns == stamp
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed["rows_reused"] == ["none", "gamma", "clahe"]  # wall time of this run vs time of every row
+    assert resumed["rows_time_s"] == round(sum(r["wall_s"] for r in metrics["results"].values()), 1) > 0
+    assert "reused 3 finished row(s)" in (out / "report.md").read_text()
+    assert "| gamma | gamma | – |" in (out / "report.md").read_text()  # the weights column: none for gamma
     assert eval_main([*args[:-1], "--resume", "--conf", "0.01", "-q"]) == 0
     assert (out / "results" / "gamma.json").stat().st_mtime_ns != stamp
 

@@ -116,7 +116,8 @@ def test_help() -> None:
 
 
 _DDP_DRIVER = """
-import sys, torch
+import logging, sys, torch
+logging.basicConfig(level=logging.INFO, format="%(message)s")
 from lowlight_det import create_enhancer
 from lowlight_det.config import TrainConfig, load_config
 from lowlight_det.train.zero_reference import train
@@ -138,9 +139,11 @@ def test_ddp_two_cpu_processes_hold_identical_weights(dark_images: Path, tmp_pat
     out = tmp_path / "ddp"
     out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    str(driver), str(dark_images), str(out)], check=True, env=env, timeout=300,
-                   capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(driver), str(dark_images), str(out)], check=True, env=env, timeout=300,
+                          capture_output=True, text=True)
+    logged = [line for line in done.stderr.splitlines() if line.startswith("epoch ")]
+    assert len(logged) == 2, done.stderr[-2000:]  # one line per epoch, not one per rank
     a = torch.load(out / "rank0.pt", weights_only=True)
     b = torch.load(out / "rank1.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -149,6 +152,7 @@ def test_ddp_two_cpu_processes_hold_identical_weights(dark_images: Path, tmp_pat
     assert not all(torch.equal(a[k], init[k]) for k in a)  # it trained
     ckpt = read_checkpoint(out / "last.pt")
     assert ckpt["meta"]["world_size"] == 2 and ckpt["history"][0]["steps"] == 3  # 12 images / 2 ranks / batch 2
+    assert ckpt["history"][0]["total"] == pytest.approx(float(logged[0].split("total=")[1].split()[0]), abs=1e-5)
 
 
 def test_renamed_key_still_reads_and_flags_come_from_the_config_fields(tmp_path: Path) -> None:
