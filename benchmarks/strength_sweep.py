@@ -69,7 +69,7 @@ def main() -> None:
     for strength in args.strengths:
         t0 = time.perf_counter()
         model = fixed_strength(args.enhancer, args.weights, strength)
-        m = validate(detector, model, val, class_map, gt, imgsz=args.imgsz, batch_size=1, workdir=work)
+        m = validate(detector, model, val, class_map, gt, imgsz=args.imgsz, batch_size=1, workdir=work).metrics
         row = {"strength": strength, "map50": m.map50, "map50_95": m.map50_95,
                "seconds": round(time.perf_counter() - t0, 1)}
         result["rows"].append(row)

@@ -41,16 +41,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.darken_ev:
         overrides["darken_ev_min"], overrides["darken_ev_max"] = args.darken_ev
 
+    from lowlight_det.train.detection_aware import finetune, holdout_line
+
     def tune(cfg: FinetuneConfig) -> FinetuneResult:
         if not cfg.detector:
             raise ValueError("--detector is required (a local YOLO .pt)")
-        from lowlight_det.train.detection_aware import finetune
 
         return finetune(cfg, resume=args.resume, progress=not args.quiet)
 
     code, result = run_training(args, FinetuneConfig, overrides, tune, kind="finetune", log=logger)
     if result is not None and is_main_process():
         print(f"best val mAP50 {result.best_map50:.2f}; best checkpoint {result.best}")
+        print(holdout_line(result.holdout))
     return code
 
 

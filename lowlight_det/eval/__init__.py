@@ -6,6 +6,7 @@ a list of images.
 
 from __future__ import annotations
 
-from lowlight_det.eval.runner import validate
+from lowlight_det.eval.coco import paired_delta_map50
+from lowlight_det.eval.runner import Validation, validate
 
-__all__ = ["validate"]
+__all__ = ["Validation", "paired_delta_map50", "validate"]

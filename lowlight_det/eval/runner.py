@@ -192,13 +192,20 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * run.map50, 3))
 
 
+class Validation(NamedTuple):
+    """COCO metrics of one validation pass and the predictions behind them (for paired intervals)."""
+
+    metrics: CocoMetrics
+    predictions: list[dict[str, Any]]
+
+
 def validate(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord], class_map: ClassMap,
-             gt: dict[str, Any], *, imgsz: int, batch_size: int, workdir: Path, workers: int = 0) -> CocoMetrics:
+             gt: dict[str, Any], *, imgsz: int, batch_size: int, workdir: Path, workers: int = 0) -> Validation:
     """COCO mAP of ``enhancer`` in front of ``detector`` (an ``EnhancedDetector``) on ``records``, with the
     evaluator's own pipeline and metric: what fine-tuning validates each epoch with."""
     cfg = EvalConfig(imgsz=imgsz, batch_size=batch_size, workers=workers, out=str(workdir))
     row = run_variant(detector, Variant("val", "tuned", records), enhancer, class_map, cfg=cfg, workdir=workdir)
-    return coco_map(gt, row.predictions)
+    return Validation(coco_map(gt, row.predictions), row.predictions)
 
 
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,

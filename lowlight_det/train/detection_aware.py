@@ -12,7 +12,9 @@ early after ``patience`` epochs without improvement, and ``last.pt`` resumes exa
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,8 @@ from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import atomic_save, sha256_file
-from lowlight_det.eval import validate
+from lowlight_det.eval import paired_delta_map50, validate
+from lowlight_det.io import write_json
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
 from lowlight_det.train.common import broadcast_floats, init_distributed
@@ -49,6 +52,25 @@ class FinetuneResult:
     history: list[dict[str, Any]]
     best: Path | None
     best_map50: float
+    holdout: dict[str, Any]  # did it help: none / start / best on the hold-out, Δ vs none with its interval
+
+
+def holdout_line(h: dict[str, Any]) -> str:
+    """One line saying whether tuning helped on the hold-out.
+
+    Example:
+        >>> holdout_line({"tuning_images": 8, "holdout_images": 2, "none": {"map50": 50.0}, "start": {"map50": 40.0},
+        ...               "best": {"epoch": 3, "map50": 52.0}, "delta_map50_vs_none": 2.0, "ci95": [-1.0, 5.0]})
+        'hold-out (2 images; tuned on 8): none 50.0, start 40.0, best (epoch 3) 52.0 mAP50: +2.0 vs none [-1.0, +5.0]'
+    """
+    ci = h.get("ci95")
+    best = h.get("best") or {}
+    text = (f"hold-out ({h['holdout_images']} images; tuned on {h['tuning_images']}): none {h['none']['map50']:.1f}, "
+            f"start {h['start']['map50']:.1f}")
+    if best:
+        text += f", best (epoch {best['epoch']}) {best['map50']:.1f} mAP50: {h['delta_map50_vs_none']:+.1f} vs none"
+        text += f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""
+    return text
 
 
 def split_records(ds: DetectionDataset, fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
@@ -99,18 +121,40 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     optimizer = torch.optim.Adam(_param_groups(enhancer, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    val_from = cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})"
     meta = {"detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
-            "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records),
-                        "val": cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})",
+            "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records), "val": val_from,
                         "val_images": len(val_records)},
             "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)",
             "data_terms": info.get("terms")}  # the tuning data's terms travel with the weights (ExDark's)
     loop = EpochLoop(cfg, job="finetune", arch=cfg.enhancer, model=enhancer, optimizer=optimizer, device=device,
                      dist_info=dist_info, meta=meta, scaler=scaler)
     best_map50, bad_epochs = -1.0, 0
+    holdout: dict[str, Any] = {}
     if resume:
         state = loop.resume(resume)
         best_map50, bad_epochs = float(state["best_map50"]), int(state["bad_epochs"])
+        holdout = dict(state.get("holdout") or {})
+    out = Path(cfg.out)
+
+    def check(model: nn.Module, name: str) -> tuple[float, float]:
+        """Validate ``model`` on the hold-out (main process), keep its predictions as ``holdout_<name>.json``."""
+        scores = [-1.0, -1.0]
+        if dist_info.is_main:
+            run = validate(evaluator, model, val_records, class_map, val_gt, imgsz=cfg.imgsz,
+                           batch_size=cfg.batch_size, workers=cfg.workers, workdir=work)
+            write_json(out / f"holdout_{name}.json", run.predictions)
+            scores = [run.metrics.map50, run.metrics.map50_95]
+        map50, map50_95 = broadcast_floats(scores, dist_info, device)
+        return map50, map50_95
+
+    if not holdout:  # what the tuned enhancer has to beat, on the same images
+        none50, none5095 = check(create_enhancer("none"), "none")
+        start50, start5095 = check(enhancer.eval(), "start")
+        holdout = {"tuning_images": len(train_records), "holdout_images": len(val_records),
+                   "none": {"map50": none50, "map50_95": none5095}, "start": {"map50": start50, "map50_95": start5095}}
+    loop.log("tuning on %d images, validating on %d (%s): none %.2f, start %.2f mAP50", len(train_records),
+             len(val_records), val_from, holdout["none"]["map50"], holdout["start"]["map50"])
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
     loader = loop.loader(dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
                          collate_fn=dataset.collate_fn)
@@ -158,24 +202,41 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             steps += 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
         enhancer.eval()
-        scores = [-1.0, -1.0]
-        if dist_info.is_main:  # one validation, one early-stopping decision, shared by every rank
-            val = validate(evaluator, enhancer, val_records, class_map, val_gt, imgsz=cfg.imgsz,
-                           batch_size=cfg.batch_size, workers=cfg.workers, workdir=work)
-            scores = [val.map50, val.map50_95]
-        val_map50, val_map50_95 = broadcast_floats(scores, dist_info, device)
+        val_map50, val_map50_95 = check(enhancer, "last")  # one validation and early-stopping decision for all ranks
         improved = val_map50 > best_map50
         best_map50, bad_epochs = (val_map50, 0) if improved else (best_map50, bad_epochs + 1)
         row = {"epoch": epoch + 1, **loop.epoch_means(sums, steps), "val_map50": val_map50,
-               "val_map50_95": val_map50_95, "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
-        loop.log("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f%s", epoch + 1,
-                    row["total"], row["det"], row["ref"], val_map50, val_map50_95, " (best)" if improved else "")
+               "val_map50_95": val_map50_95, "none_map50": holdout["none"]["map50"],
+               "start_map50": holdout["start"]["map50"], "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
+        loop.log("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f (none %.2f, start %.2f)%s",
+                 epoch + 1, row["total"], row["det"], row["ref"], val_map50, val_map50_95, holdout["none"]["map50"],
+                 holdout["start"]["map50"], " (best)" if improved else "")
+        if improved:
+            holdout["best"] = {"epoch": epoch + 1, "map50": val_map50, "map50_95": val_map50_95}
+            if dist_info.is_main:
+                os.replace(out / "holdout_last.json", out / "holdout_best.json")
         ckpt = loop.end_epoch(epoch, row, meta={"val": {"map50": val_map50, "map50_95": val_map50_95}},
-                              best_map50=best_map50, bad_epochs=bad_epochs)
+                              best_map50=best_map50, bad_epochs=bad_epochs, holdout=holdout)
         if improved and dist_info.is_main:
             best_path = atomic_save({k: ckpt[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")},
-                                    Path(cfg.out) / "best.pt")
-    return FinetuneResult(enhancer, loop.history, best_path, best_map50)
+                                    out / "best.pt")
+    holdout = _with_interval(holdout, val_gt, out) if dist_info.is_main else holdout
+    if dist_info.is_main:
+        write_json(out / "holdout.json", holdout)
+        loop.log("%s", holdout_line(holdout))
+    return FinetuneResult(enhancer, loop.history, best_path, best_map50, holdout)
+
+
+def _with_interval(holdout: dict[str, Any], gt: dict[str, Any], out: Path) -> dict[str, Any]:
+    """``holdout`` with the best epoch's Δ mAP50 vs none and its paired 95% interval over half-samples of the
+    hold-out images (from the kept predictions)."""
+    files = [out / "holdout_none.json", out / "holdout_best.json"]
+    if "best" not in holdout or not all(f.is_file() for f in files):
+        return holdout
+    none, best = (json.loads(f.read_text()) for f in files)
+    d = paired_delta_map50(gt, none, best, resamples=200)
+    return {**holdout, "delta_map50_vs_none": round(d.delta, 3), "ci95": [round(d.low, 3), round(d.high, 3)],
+            "ci_resamples": d.resamples}
 
 
 def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:

@@ -163,3 +163,20 @@ def test_finetune_darkens_a_share_on_the_fly_and_still_resumes_exactly(setup: di
     assert finetune_main([*_args(setup, tmp_path / "part", 2), "--resume", str(tmp_path / "part" / "last.pt")]) == 0
     part = read_checkpoint(tmp_path / "part" / "last.pt")
     assert all(torch.equal(full["state_dict"][k], part["state_dict"][k]) for k in full["state_dict"])
+
+
+@pytest.mark.integration
+def test_finetune_says_whether_it_helped(setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    out = tmp_path / "told"
+    assert finetune_main(_args(setup, out, 2)) == 0
+    printed = capsys.readouterr().out
+    assert "hold-out (3 images; tuned on 7): none " in printed and "vs none [" in printed
+    holdout = json.loads((out / "holdout.json").read_text())
+    assert {"none", "start", "best", "delta_map50_vs_none", "ci95"} <= set(holdout)
+    low, high = holdout["ci95"]
+    assert low <= holdout["delta_map50_vs_none"] <= high
+    assert holdout["delta_map50_vs_none"] == pytest.approx(holdout["best"]["map50"] - holdout["none"]["map50"], abs=1e-3)
+    rows = read_checkpoint(out / "last.pt")["history"]
+    assert all(r["none_map50"] == holdout["none"]["map50"] and "start_map50" in r for r in rows)
