@@ -19,12 +19,11 @@ from lowlight_det.eval.darkness import (
     plot_by_darkness,
     row_name,
 )
+from lowlight_det.eval.gallery import pick_images, save_gallery
 from lowlight_det.eval.report import (
     console_table,
-    draw_detections,
     plot_by_light,
     recovery_lines,
-    save_gallery,
     write_report,
 )
 from lowlight_det.eval.runner import (
@@ -34,12 +33,11 @@ from lowlight_det.eval.runner import (
     build_enhancer,
     deltas,
     evaluate_variants,
-    gallery_images,
     prepare,
     row_weights,
     run_info,
 )
-from lowlight_det.io import read_bgr8, write_json
+from lowlight_det.io import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -158,24 +156,28 @@ def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Pat
 
 def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[EnhancerResult], detector: Any,
            class_map: Any) -> list[str]:
+    """The lighting bar chart and one gallery of the images where the rows differ most (``gallery.png``)."""
     paths = []
     chart = plot_by_light(out, results)
     if chart:
         paths.append(str(chart))
-    picks = gallery_images(ds.records, cfg.gallery)
+    if cfg.gallery <= 0:
+        return paths
+    rows = [r.name for r in results if r.name in cfg.enhance]
+    predictions: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for name in rows:
+        by_image: dict[int, list[dict[str, Any]]] = {}
+        for p in json.loads((out / f"predictions_{name}.json").read_text()):
+            by_image.setdefault(int(p["image_id"]), []).append(p)
+        predictions[name] = by_image
+    picks = pick_images(ds.records, predictions, cfg.gallery)
     if not picks:
         return paths
-    for name in cfg.enhance:
-        detector.set_enhancer(build_enhancer(name, cfg))
-        rows = []
-        for rec in picks:
-            bgr = read_bgr8(rec.path)
-            enhanced = detector.enhance_for_display(bgr)
-            det = detector([bgr])[0]
-            labels, keep = class_map.apply(det.classes)
-            names = [ds.class_names[i] for i in labels]
-            rows.append((bgr, enhanced, draw_detections(enhanced, det.boxes_xyxy[keep], names, det.scores[keep])))
-        if rows:
-            paths.append(str(save_gallery(out / f"gallery_{name}.png", rows)))
-    return paths
+    enhancers = {name: build_enhancer(name, cfg) for name in rows}
 
+    def enhance(name: str, bgr: Any) -> Any:
+        detector.set_enhancer(enhancers[name])
+        return detector.enhance_for_display(bgr)
+
+    paths.append(str(save_gallery(out / "gallery.png", picks, rows, predictions, enhance, ds.class_names)))
+    return paths

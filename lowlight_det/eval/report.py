@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from lowlight_det.io import atomic_write, write_image, write_text
+from lowlight_det.io import atomic_write, write_text
 
 
 def _f(x: Any, digits: int = 1) -> str:
@@ -178,26 +177,3 @@ def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
     finally:
         pyplot().close(fig)
     return path
-
-
-def draw_detections(bgr: np.ndarray, boxes: np.ndarray, labels: Sequence[str], scores: np.ndarray,
-                    *, min_score: float = 0.25) -> np.ndarray:
-    """Boxes with class and score drawn on a copy of ``bgr``."""
-    out = bgr.copy()
-    for (x1, y1, x2, y2), name, s in zip(boxes.astype(int), labels, scores, strict=True):
-        if s < min_score:
-            continue
-        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 255, 0), 2)
-        cv2.putText(out, f"{name} {s:.2f}", (x1, max(12, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1)
-    return out
-
-
-def save_gallery(path: Path, rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, height: int = 200) -> Path:
-    """Grid image: each row is input | enhanced | detections, scaled to ``height``."""
-    def fit(im: np.ndarray) -> np.ndarray:
-        return cv2.resize(im, (max(1, round(im.shape[1] * height / im.shape[0])), height))
-
-    lines = [np.hstack([fit(a), fit(b), fit(c)]) for a, b, c in rows]
-    width = max(line.shape[1] for line in lines)
-    grid = np.vstack([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines])
-    return write_image(path, grid)

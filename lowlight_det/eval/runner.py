@@ -281,15 +281,6 @@ def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tupl
     return detector, class_map, device, sha
 
 
-def gallery_images(records: list[ImageRecord], n: int) -> list[ImageRecord]:
-    """``n`` evenly spread records that have boxes."""
-    with_boxes = [r for r in records if len(r.labels)]
-    if not with_boxes or n <= 0:
-        return []
-    idx = np.linspace(0, len(with_boxes) - 1, min(n, len(with_boxes))).round().astype(int)
-    return [with_boxes[i] for i in idx]
-
-
 def run_info(cfg: EvalConfig, device: torch.device, threads: int) -> dict[str, Any]:
     """Config, versions and device for metrics.json."""
     return {"config": asdict(cfg), "versions": versions(), "device": device_name(device, threads)}

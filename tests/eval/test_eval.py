@@ -55,7 +55,8 @@ def test_eval_writes_outputs_counts_bad_input_and_resumes(yolo_dataset: Path, tm
         assert len(preds) == metrics["results"][name]["predictions"]
         if preds:
             assert set(preds[0]) == {"image_id", "category_id", "bbox", "score"}
-        assert (out / f"gallery_{name}.png").is_file()
+    gallery = cv2.imread(str(out / "gallery.png"))  # one figure: a header line, then one line per picked image
+    assert gallery.shape[1] == 360 * 4 and gallery.shape[0] == 22 + 34 + 2 * 270  # input + 3 rows; 2 images
     assert "| none |" in (out / "report.md").read_text()
     # resume: finished rows are read back, a changed setting is recomputed
     stamp = (out / "results" / "gamma.json").stat().st_mtime_ns
@@ -193,7 +194,7 @@ def test_darkness_sweep_rows_table_plot_and_cache(write_scenes, tmp_path: Path) 
     assert "delta_map50_ci95" in gamma3
     report = (out / "report.md").read_text()
     assert "### mAP50 by darkness" in report and "| gamma |" in report and "shot noise 0.001" in report
-    assert (out / "map50_by_darkness.png").is_file() and not (out / "gallery_gamma@ev1.png").exists()
+    assert (out / "map50_by_darkness.png").is_file() and (out / "gallery.png").is_file()
     cached = sorted((out / "darkened" / "ev3").glob("*.png"))
     assert len(cached) == 6
     # darkened copies: same size (boxes stay valid), darker, deterministic and reused on resume
@@ -246,3 +247,20 @@ def test_limited_eval_records_its_sample(write_scenes, tmp_path: Path) -> None: 
                       "--limit", "3", "--out", str(out), "--no-plots", "-q"]) == 0
     sample = json.loads((out / "metrics.json").read_text())["sample"]
     assert sample["how"] == "stratified" and sample["limit"] == 3 and len(sample["image_ids"]) == 3
+
+
+def test_gallery_picks_where_rows_differ_most(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lowlight_det.data.detection import ImageRecord
+    from lowlight_det.eval.gallery import pick_images
+
+    box = np.array([[10, 10, 40, 40]], np.float32)
+    recs = [ImageRecord(i, tmp_path / f"{i}.png", 64, 64, box, np.array([0])) for i in (1, 2, 3)]
+    hit = {"category_id": 1, "bbox": [10, 10, 30, 30], "score": 0.9}
+    # image 1: both rows find it; image 2: only gamma (a gain); image 3: only none (a loss)
+    preds = {"none": {1: [{**hit, "image_id": 1}], 3: [{**hit, "image_id": 3}]},
+             "gamma": {1: [{**hit, "image_id": 1}], 2: [{**hit, "image_id": 2}]}}
+    picks = pick_images(recs, preds, 2)
+    assert [rec.image_id for rec, _ in picks] == [2, 3]
+    assert picks[0][1] == {"none": 0, "gamma": 1}
