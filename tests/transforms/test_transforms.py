@@ -117,3 +117,19 @@ def test_ultralytics_train_on_enhanced_images(weights: Path, tmp_path: Path, wri
         device="cpu", workers=0, plots=False, amp=False, project=str(tmp_path / "runs"), name="t", verbose=False)
     assert batches
     assert all(torch.equal(before[k], v) for k, v in enhancer.state_dict().items())  # frozen
+
+
+def test_the_readmes_pipeline_snippet_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first code block of the README's "Using an enhancer in your pipeline" section runs as written."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Using an enhancer in your pipeline", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)  # type: ignore[union-attr]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["out"].shape == (1, 3, 480, 640) and not namespace["out"].requires_grad
+    assert namespace["bright"].mean() > namespace["night"].mean()
+    assert namespace["result"]["labels"] == [3] and len(namespace["result"]["bboxes"]) == 1
+    assert namespace["labels"].tolist() == [3] and namespace["boxes"].tolist() == [[420, 120, 540, 300]]  # flipped
