@@ -345,6 +345,9 @@ class EvalConfig:
                                                "darkened by these stops (e.g. 0,1,2,3,4,6; fixed sensor noise, "
                                                "cached in --out)")
     darken_seed: int = setting(0, "seed of the darkness sweep's sensor noise")
+    darken_noise: float = setting(1e-3, "shot noise of the darkness sweep's sensor (variance per unit of linear "
+                                        "signal; read noise follows it); 1e-2 is a noisy, high-gain sensor",
+                                  low=0, high=1, low_open=True)
 
     def __post_init__(self) -> None:
         validate(self, "eval config")

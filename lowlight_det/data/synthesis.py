@@ -187,6 +187,18 @@ class SensorModel:
     read_noise: float = math.exp(2.18 * math.log(1e-3) + 1.20)  # 9.6e-7, from the shot noise (Brooks et al.)
     bits: int = 12
 
+    @classmethod
+    def with_noise(cls, shot_noise: float) -> SensorModel:
+        """The same sensor at another gain (ISO): ``shot_noise`` and the read noise that goes with it.
+
+        Example:
+            >>> round(SensorModel.with_noise(1e-2).read_noise, 7)
+            0.0001457
+        """
+        if not 0 < shot_noise < 1:
+            raise ValueError(f"shot noise must be in (0, 1), got {shot_noise}")
+        return cls(shot_noise=shot_noise, read_noise=math.exp(2.18 * math.log(shot_noise) + 1.20))
+
 
 def darken_stops(rgb: np.ndarray, stops: float, *, seed: int = 0, index: int = 0,
                  sensor: SensorModel | None = None) -> np.ndarray:

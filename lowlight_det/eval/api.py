@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lowlight_det.data.detection import DetectionDataset, to_coco
+from lowlight_det.data.synthesis import SensorModel
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.eval.darkness import (
     baseline_of,
@@ -100,7 +101,8 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                 v.darken_ev = 0.0 if v.name in cfg.enhance else None
             continue
         records = sweep_base.records if level == 0 else darkened_records(
-            sweep_base.records, level, out / "darkened" / f"ev{level:g}", seed=cfg.darken_seed, progress=progress)
+            sweep_base.records, level, out / "darkened" / f"ev{level:g}", seed=cfg.darken_seed, progress=progress,
+            sensor=SensorModel.with_noise(cfg.darken_noise))
         variants += [Variant(row_name(e, level, plain_zero=plain_zero), e, records, darken_ev=level)
                      for e in cfg.enhance]
     results = evaluate_variants(cfg, ds, variants, detector, class_map, detector_sha=detector_sha,
@@ -111,7 +113,8 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
     note = "Ran on the built-in demo (synthetic scenes, synthetic darkening); use --data exdark --weights ... " \
            "for real dark images." if cfg.data == "demo" else ""
     extra = recovery_lines([r for r in results if "@ev" not in r.name], WELL_LIT) if well_lit is not None else []
-    darkness = darkness_summary(results, levels, cfg.enhance, plain_zero=plain_zero, deltas=delta) if levels else None
+    darkness = darkness_summary(results, levels, cfg.enhance, plain_zero=plain_zero, deltas=delta,
+                                sensor=SensorModel.with_noise(cfg.darken_noise)) if levels else None
     meta = run_info(cfg, device, detector.threads)
     meta.update({"split": cfg.split or ds.info.get("split"), "images": len(ds.records),
                  "dataset_note": ds.info.get("missing_images_note", ds.info.get("note", "")),

@@ -85,7 +85,8 @@ def darkened_records(records: Sequence[ImageRecord], stops: float, cache: Path, 
 
 
 def darkness_summary(results: Sequence[Any], levels: Sequence[float], enhancers: Sequence[str], *,
-                     plain_zero: bool = True, deltas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                     plain_zero: bool = True, deltas: dict[str, dict[str, Any]] | None = None,
+                     sensor: SensorModel | None = None) -> dict[str, Any]:
     """mAP50 / mAP50-95 per enhancer and darkness, Δ mAP50 vs ``none`` at the same darkness (with its interval
     when ``deltas`` has one), the share of the mAP50 that darkness costs ``none`` which each row recovers, and
     the darkness from which each enhancer beats ``none`` (Δ > 0, and the interval above 0 when there is one)."""
@@ -112,7 +113,7 @@ def darkness_summary(results: Sequence[Any], levels: Sequence[float], enhancers:
         table[enhancer] = {"levels": rows, "pays_from_ev": min(pays) if pays else None}
     return {"levels": [float(v) for v in levels], "map50_lost_to_darkness": {
         f"{lv:g}": round(none0 - by_name[name(BASELINE, lv)].metrics["map50"], 3) for lv in levels
-        if name(BASELINE, lv) in by_name}, "rows": table, "sensor": asdict(SensorModel())}
+        if name(BASELINE, lv) in by_name}, "rows": table, "sensor": asdict(sensor or SensorModel())}
 
 
 def darkness_lines(summary: dict[str, Any]) -> list[str]:
