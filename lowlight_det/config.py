@@ -91,6 +91,7 @@ class RunSettings:
     workers: int = setting(0, "DataLoader worker processes", low=0)
     threads: int | None = setting(None, "CPU threads for torch (default: all cores)", low=1)
     out: str = setting("runs", "output folder (checkpoints, logs)")
+    keep_epochs: bool = setting(False, "also keep every epoch's weights (epoch_NNN.pt), to choose one afterwards")
     loss: ZeroReferenceWeights = setting(help="zero-reference loss weights (YAML only)", flag=False,
                                          default_factory=ZeroReferenceWeights)
 
@@ -358,7 +359,7 @@ class EvalConfig:
             raise ValueError(f"eval config: darken_ev stops must be in [0, 16], got {', '.join(f'{v:g}' for v in bad)}")
 
 
-RESUMABLE_CHANGES = frozenset({"epochs", "out", "device", "threads", "workers", "data_root", "patience"})
+RESUMABLE_CHANGES = frozenset({"epochs", "out", "device", "threads", "workers", "data_root", "patience", "keep_epochs"})
 """Settings a resumed run may change; every other one must match the checkpoint's."""
 
 

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 WEIGHTS_DIR_ENV = "LOWLIGHT_DET_WEIGHTS"
 PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 CHECKPOINT_FORMAT = 1
+WEIGHTS_KEYS = ("format", "arch", "arch_kwargs", "state_dict", "meta")
+"""What a weights file (``best.pt``, ``epoch_NNN.pt``, a shipped file) keeps of a training checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def make_checkpoint(model: nn.Module, *, arch: str, arch_kwargs: Mapping[str, An
 def export_weights(checkpoint: str | Path, out_dir: str | Path, *, tag: str) -> Path:
     """Write the enhancer part of a checkpoint as ``<arch>-<tag>-<sha8>.pt`` (for shipping)."""
     obj = read_checkpoint(checkpoint)
-    slim = {k: obj[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")}
+    slim = {k: obj[k] for k in WEIGHTS_KEYS}
     tmp = atomic_save(slim, Path(out_dir) / f".{tag}.export.pt")
     final = tmp.with_name(f"{slim['arch']}-{tag}-{sha256_file(tmp)[:8]}.pt")
     os.replace(tmp, final)

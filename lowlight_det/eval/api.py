@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from lowlight_det.data.detection import DetectionDataset, to_coco
-from lowlight_det.data.synthesis import SensorModel
 from lowlight_det.data.loaders import load_detection_dataset
+from lowlight_det.data.synthesis import SensorModel
 from lowlight_det.eval.darkness import (
     baseline_of,
     darkened_records,

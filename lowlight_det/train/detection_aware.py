@@ -32,7 +32,7 @@ from lowlight_det.data.synthesis import image_generator, random_darkening
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
-from lowlight_det.enhancers.weights import atomic_save, sha256_file
+from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, sha256_file
 from lowlight_det.eval import paired_delta_map50, validate
 from lowlight_det.io import write_json
 from lowlight_det.losses import ZeroReferenceLoss
@@ -218,8 +218,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         ckpt = loop.end_epoch(epoch, row, meta={"val": {"map50": val_map50, "map50_95": val_map50_95}},
                               best_map50=best_map50, bad_epochs=bad_epochs, holdout=holdout)
         if improved and dist_info.is_main:
-            best_path = atomic_save({k: ckpt[k] for k in ("format", "arch", "arch_kwargs", "state_dict", "meta")},
-                                    out / "best.pt")
+            best_path = atomic_save({k: ckpt[k] for k in WEIGHTS_KEYS}, out / "best.pt")
     holdout = _with_interval(holdout, val_gt, out) if dist_info.is_main else holdout
     if dist_info.is_main:
         write_json(out / "holdout.json", holdout)

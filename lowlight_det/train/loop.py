@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from lowlight_det.config import to_dict
-from lowlight_det.enhancers.weights import atomic_save, make_checkpoint
+from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, make_checkpoint
 from lowlight_det.io import write_json, write_text
 from lowlight_det.runinfo import git_commit, versions
 from lowlight_det.train.common import DistInfo, read_training_checkpoint, write_csv_log
@@ -67,6 +67,7 @@ class EpochLoop:
                  device: torch.device, dist_info: DistInfo, meta: dict[str, Any],
                  scaler: torch.amp.GradScaler | None = None) -> None:
         self.out, self.job, self.arch = Path(cfg.out), job, arch
+        self.keep_epochs = bool(getattr(cfg, "keep_epochs", False))
         self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.device, self.dist = device, dist_info
         self.meta = {"config": to_dict(cfg), "versions": versions(), "git_commit": git_commit(),
@@ -149,6 +150,8 @@ class EpochLoop:
                                epoch=epoch, history=self.history, job=self.job, **extra, **state)
         if self.dist.is_main:
             self.checkpoint = atomic_save(ckpt, self.out / "last.pt")
+            if self.keep_epochs:  # the weights alone, loadable as enhancer weights, for choosing an epoch later
+                atomic_save({k: ckpt[k] for k in WEIGHTS_KEYS}, self.out / f"epoch_{epoch + 1:03d}.pt")
             write_csv_log(self.out / "log.csv", self.history)
             write_json(self.out / "history.json", self.history)
         return ckpt

@@ -164,3 +164,15 @@ def test_renamed_key_still_reads_and_flags_come_from_the_config_fields(tmp_path:
     assert args.imgsz == 64 and build_parser().parse_args(["--imgsz", "32"]).imgsz == 32
     help_text = build_parser().format_help()
     assert "--weight-decay" in help_text and "(default: 0.0001)" in help_text  # from the dataclass, not a copy
+
+
+def test_keep_epochs_writes_every_epochs_weights(dark_images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train_main(["--data", str(dark_images), "--out", str(out), "--imgsz", "32", "--epochs", "2",
+                       "--device", "cpu", "--keep-epochs", "-q"]) == 0
+    files = sorted(p.name for p in out.glob("epoch_*.pt"))
+    assert files == ["epoch_001.pt", "epoch_002.pt"]
+    first = create_enhancer("zerodce", weights=out / "epoch_001.pt")  # each loads as enhancer weights
+    assert read_checkpoint(out / "epoch_001.pt")["meta"]["epoch"] == 1 and first is not None
+    last = read_checkpoint(out / "last.pt")["state_dict"]
+    assert all(torch.equal(v, read_checkpoint(out / "epoch_002.pt")["state_dict"][k]) for k, v in last.items())
