@@ -36,7 +36,7 @@ from lowlight_det import create_enhancer
 from lowlight_det.enhancers.reference import reference_forward
 from lowlight_det.losses import ZeroReferenceLoss
 
-CURVE = ("zerodce", "zerodce++")
+CURVE = ("zerodce", "zerodce++", "zerodce-det", "zerodce++-det")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -148,8 +148,8 @@ def _markdown(result: dict[str, Any]) -> str:
         f"Device: {result['device']}, {result['threads']} CPU threads, torch {result['torch']}",
         "",
         "| kind | enhancer | size | batch | mode | ms/image | MP/s | images/s | speed-up vs reference | "
-        "max abs diff vs reference |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "max abs diff vs reference | % of detector |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         if r["kind"] == "train_step":
@@ -158,7 +158,8 @@ def _markdown(result: dict[str, Any]) -> str:
         speed = "" if r["speedup_vs_reference"] is None else f"{r['speedup_vs_reference']}x"
         lines.append(
             f"| {r['kind']} | {r['enhancer']} | {r['size']} | {r['batch']} | {r['mode']} | "
-            f"{r['ms_per_image']} | {r['megapixels_per_s']} | {r['images_per_s']} | {speed} | {diff} |"
+            f"{r['ms_per_image']} | {r['megapixels_per_s']} | {r['images_per_s']} | {speed} | {diff} | "
+            f"{r.get('percent_of_detector', '')} |"
         )
     train = [r for r in result["rows"] if r["kind"] == "train_step"]
     if train:
@@ -175,7 +176,7 @@ def _markdown(result: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--enhancers", nargs="+", default=["zerodce", "zerodce++", "gamma", "clahe", "none"])
+    p.add_argument("--enhancers", nargs="+", default=["zerodce", "zerodce++", "zerodce++-det", "gamma", "clahe", "none"])
     p.add_argument("--sizes", nargs="+", default=["640x640", "1280x720"])
     p.add_argument("--batches", type=int, nargs="+", default=[1])
     p.add_argument("--modes", nargs="+", default=["default"])
@@ -186,6 +187,8 @@ def main() -> None:
     p.add_argument("--train-size", type=int, nargs="*", default=[256], help="training step image sizes")
     p.add_argument("--min-run-time", type=float, default=1.0)
     p.add_argument("--label", default="", help="names the output files enhancers[_LABEL].json/md")
+    p.add_argument("--detector", default=None, help="also time this YOLO .pt's forward at each size: each enhancer's "
+                                                    "cost as a share of it (same process)")
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args()
     if args.threads:
@@ -205,7 +208,23 @@ def main() -> None:
         (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         (out / f"{stem}.md").write_text(_markdown(result))
 
-    for name in CURVE:
+    detector_ms: dict[tuple[str, int], float] = {}
+    if args.detector:  # the detector's own forward at the same sizes, in the same process: what enhancers cost beside it
+        from lowlight_det.detection.ultralytics import build_detector
+
+        det = build_detector(args.detector).model.eval().to(device)
+        torch.set_num_threads(args.threads or torch.get_num_threads())  # Ultralytics may have changed them
+        for text in args.sizes:
+            for batch in args.batches:
+                w, h = _size(text)
+                x = torch.rand(batch, 3, h, w, device=device)
+                with torch.inference_mode():
+                    s = _time(lambda x=x: det(x), args.min_run_time)
+                detector_ms[(text, batch)] = 1e3 * s / batch
+                rows.append({**_row("inference", f"detector {Path(args.detector).name}", _size(text), batch, "default", s,
+                                    None, None), "kind": "detector"})
+                print(rows[-1], flush=True)
+    for name in [n for n in CURVE if n in ("zerodce", "zerodce++")]:
         for size in args.train_size:
             s = time_train_step(name, device, 8, size, args.min_run_time)
             rows.append({"kind": "train_step", "enhancer": name, "size": f"{size}x{size}", "batch": 8,
@@ -217,7 +236,11 @@ def main() -> None:
     for name in args.enhancers:
         for text in args.sizes:
             for batch in args.batches:
-                rows += time_inference(name, _size(text), batch, device, args.modes, args.min_run_time)
+                new = time_inference(name, _size(text), batch, device, args.modes, args.min_run_time)
+                for r in new:
+                    if (text, batch) in detector_ms:
+                        r["percent_of_detector"] = round(100 * r["ms_per_image"] / detector_ms[(text, batch)], 1)
+                rows += new
                 save()
     save()
     print(_markdown(result))

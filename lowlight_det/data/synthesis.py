@@ -193,7 +193,7 @@ class SensorModel:
 
         Example:
             >>> round(SensorModel.with_noise(1e-2).read_noise, 7)
-            0.0001457
+            0.0001449
         """
         if not 0 < shot_noise < 1:
             raise ValueError(f"shot noise must be in (0, 1), got {shot_noise}")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.functional import apply_curves
+from lowlight_det.enhancers.functional import apply_curves, apply_curves_inplace
 from lowlight_det.enhancers.gate import StrengthGate
 
 
@@ -96,10 +96,13 @@ class _CurveEnhancer(nn.Module):
         if self._banded(img):
             return self._forward_banded(img)
         curves = self._gated(img, self._curves_for(img))
-        return apply_curves(img, curves, self.n_iter if self.shared_curve else None)
+        training = torch.is_grad_enabled() and (img.requires_grad or curves.requires_grad)
+        apply = apply_curves if training or torch.jit.is_tracing() else apply_curves_inplace  # same numbers
+        return apply(img, curves, self.n_iter if self.shared_curve else None)
 
     def _banded(self, img: Tensor) -> bool:
         return (self.band_rows is not None and img.device.type == "cpu" and not torch.is_grad_enabled()
+                and not torch.jit.is_tracing()
                 and img.ndim == 4 and img.shape[2] > 2 * self.band_rows)
 
     def _forward_banded(self, img: Tensor) -> Tensor:
@@ -118,7 +121,7 @@ class _CurveEnhancer(nn.Module):
             a, b = max(0, y0 - HALO), min(height, y1 + HALO)
             band = x[:, :, a:b].contiguous(memory_format=torch.channels_last)
             curves = self._gated(img, self.estimate_curves(band)[:, :, y0 - a:y1 - a].to(img.dtype), strength)
-            out[:, :, y0:y1] = apply_curves(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None)
+            out[:, :, y0:y1] = apply_curves_inplace(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None)
         return out
 
     def forward_curves(self, img: Tensor) -> CurveOutput:
