@@ -108,20 +108,27 @@ def convert_official(state: Mapping[str, Any]) -> dict[str, Tensor]:
     return out
 
 
-def zero_subnormals(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Replace subnormal floats by zero (they make CPU convolutions tens of times slower).
+NEGLIGIBLE = 1e-15
+"""Weights smaller than this (float32) are zeroed on load: weight decay leaves such dead weights (the tuned
+Zero-DCE++ has hundreds between 1e-30 and 1e-15), their products with small activations are subnormal numbers,
+and those make CPU convolutions several times slower (Zero-DCE++'s DCE-Net 9 ms instead of 1.6 ms). Their
+contributions are below 1e-15, under float32's resolution of the outputs: the shipped weights give bit-identical
+images with and without them (tested)."""
 
-    The values are below ``torch.finfo(dtype).tiny`` (1.2e-38 in float32), so outputs do not change.
+
+def zero_subnormals(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Replace subnormal and negligible (|w| < :data:`NEGLIGIBLE`) floats by zero, for CPU speed.
 
     Example:
-        >>> zero_subnormals({"w": torch.tensor([1e-40, 0.5])})["w"].tolist()
-        [0.0, 0.5]
+        >>> zero_subnormals({"w": torch.tensor([1e-40, 1e-20, 0.5])})["w"].tolist()
+        [0.0, 0.0, 0.5]
     """
     out = {}
     for key, value in state.items():
         if value.is_floating_point():
-            tiny = torch.finfo(value.dtype).tiny
-            value = value.masked_fill(value.abs() < tiny, 0.0)
+            limit = max(NEGLIGIBLE, torch.finfo(value.dtype).tiny) if value.dtype == torch.float32 \
+                else torch.finfo(value.dtype).tiny
+            value = value.masked_fill(value.abs() < limit, 0.0)
         out[key] = value
     return out
 

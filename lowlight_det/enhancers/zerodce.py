@@ -73,11 +73,13 @@ class _CurveEnhancer(nn.Module):
 
     def _curves_for(self, img: Tensor) -> Tensor:
         _check_image(img)
-        x = img.to(self._param_dtype())
-        if x.device.type == "cpu":
-            # oneDNN convolutions run ~1.3-2x faster on NHWC input on CPU (same maths; parity-tested)
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.estimate_curves(x).to(img.dtype).contiguous()
+        return self.estimate_curves(img.to(self._param_dtype())).to(img.dtype).contiguous()
+
+    @staticmethod
+    def _conv_layout(x: Tensor) -> Tensor:
+        """DCE-Net's input layout: channels-last on CPU, where oneDNN convolutions run ~1.3-2x faster on it
+        (same maths; parity-tested); as is elsewhere."""
+        return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
     @property
     def adaptive(self) -> bool:
@@ -95,10 +97,12 @@ class _CurveEnhancer(nn.Module):
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
         if self._banded(img):
             return self._forward_banded(img)
-        curves = self._gated(img, self._curves_for(img))
-        training = torch.is_grad_enabled() and (img.requires_grad or curves.requires_grad)
-        apply = apply_curves if training or torch.jit.is_tracing() else apply_curves_inplace  # same numbers
-        return apply(img, curves, self.n_iter if self.shared_curve else None)
+        curves = self._curves_for(img)
+        n_iter = self.n_iter if self.shared_curve else None
+        if (torch.is_grad_enabled() and (img.requires_grad or curves.requires_grad)) or torch.jit.is_tracing():
+            return apply_curves(img, self._gated(img, curves), n_iter)
+        # inference: the same numbers, the gate's strength applied band by band, one pass over memory
+        return apply_curves_inplace(img, curves, n_iter, scale=self.gate(img) if self.gate is not None else None)
 
     def _banded(self, img: Tensor) -> bool:
         return (self.band_rows is not None and img.device.type == "cpu" and not torch.is_grad_enabled()
@@ -119,9 +123,9 @@ class _CurveEnhancer(nn.Module):
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             a, b = max(0, y0 - HALO), min(height, y1 + HALO)
-            band = x[:, :, a:b].contiguous(memory_format=torch.channels_last)
-            curves = self._gated(img, self.estimate_curves(band)[:, :, y0 - a:y1 - a].to(img.dtype), strength)
-            out[:, :, y0:y1] = apply_curves_inplace(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None)
+            curves = self.estimate_curves(x[:, :, a:b])[:, :, y0 - a:y1 - a].to(img.dtype)
+            out[:, :, y0:y1] = apply_curves_inplace(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None,
+                                                    scale=strength)
         return out
 
     def forward_curves(self, img: Tensor) -> CurveOutput:
@@ -182,7 +186,7 @@ class ZeroDCE(_CurveEnhancer):
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
-        return self._dce_net(img)
+        return self._dce_net(self._conv_layout(img))
 
 
 class SeparableConv(nn.Module):
@@ -242,7 +246,7 @@ class ZeroDCEPP(_CurveEnhancer):
         if self.scale_factor != 1:
             low_size = (low_res_size(size[0], self.scale_factor), low_res_size(size[1], self.scale_factor))
             low = F.interpolate(img, size=cast(Any, low_size), mode="bilinear", align_corners=False)  # traced sizes
-        curves = self._dce_net(low)
+        curves = self._dce_net(self._conv_layout(low)).contiguous()  # NCHW: the full-size upsample comes out NCHW
         if curves.shape[-2:] != size:
             curves = F.interpolate(curves, size=size, mode="bilinear", align_corners=True)
         return curves

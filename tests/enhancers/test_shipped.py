@@ -44,3 +44,16 @@ def test_detection_tuned_weights_are_shipped_with_their_provenance(arch: str) ->
         strength = tuned.gate(dark).item()
     assert 0 < strength < 0.2
     assert dark.mean() < det.mean() and (det - dark).abs().mean() < 0.25 * (eye - dark).abs().mean()
+
+
+@pytest.mark.parametrize("name", ["zerodce", "zerodce++", "zerodce-det", "zerodce++-det"])
+def test_zeroing_negligible_weights_changes_no_output(name: str) -> None:
+    """Weights below NEGLIGIBLE are zeroed on load for CPU speed; the images must not change at all."""
+    fast = create_enhancer(name).eval()
+    raw = create_enhancer(name).eval()
+    raw.load_state_dict(read_checkpoint(fast.weights_source)["state_dict"])  # the file as saved, tiny weights kept
+    zeroed = sum(int((a != b).sum()) for a, b in zip(fast.state_dict().values(), raw.state_dict().values(), strict=True))
+    assert zeroed > 0  # every shipped file has such weights
+    img = torch.rand(2, 3, 150, 97, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.equal(fast(img), raw(img))
