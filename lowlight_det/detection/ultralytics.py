@@ -48,8 +48,10 @@ def apply_enhancer(enhancer: nn.Module, img: torch.Tensor) -> torch.Tensor:
     ``no_grad`` rather than ``inference_mode``: the result may feed a detector that is being trained.
     """
     with torch.no_grad():
-        out = check_finite(enhancer, enhancer.to(img.device)(img.float()))
-        return out.clamp(0, 1).to(img.dtype)
+        x = img.float()
+        out = check_finite(enhancer, enhancer.to(img.device)(x))
+        out = out.clamp_(0, 1) if out is not x and out is not img else out.clamp(0, 1)  # in place on its own result
+        return out.to(img.dtype)
 
 
 class EnhancedDetectionPredictor(DetectionPredictor):

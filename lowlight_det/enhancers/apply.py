@@ -33,7 +33,7 @@ def check_finite(enhancer: nn.Module, out: Tensor) -> Tensor:
         ...
         lowlight_det.enhancers.apply.NonFiniteOutputError: enhancer IdentityEnhancer (no weights) returned NaN...
     """
-    if not bool(torch.isfinite(out).all()):
+    if not bool(torch.isfinite(out.sum())):  # one reduction, no mask: NaN and inf propagate through the sum
         source = getattr(enhancer, "weights_source", None) or "no weights"
         raise NonFiniteOutputError(f"enhancer {type(enhancer).__name__} ({source}) returned NaN or infinite values; its "
                                    "weights are broken (diverged training?) and nothing was written from them")
