@@ -346,6 +346,8 @@ class EvalConfig:
                                                "darkened by these stops (e.g. 0,1,2,3,4,6; fixed sensor noise, "
                                                "cached in --out)")
     darken_seed: int = setting(0, "seed of the darkness sweep's sensor noise")
+    fuse: bool = setting(False, "also fuse each enhanced row with none (weighted box fusion), next to the control: "
+                                "none fused with its horizontally mirrored view")
     darken_noise: float = setting(1e-3, "shot noise of the darkness sweep's sensor (variance per unit of linear "
                                         "signal; read noise follows it); 1e-2 is a noisy, high-gain sensor",
                                   low=0, high=1, low_open=True)

@@ -20,6 +20,7 @@ from lowlight_det.eval.darkness import (
     plot_by_darkness,
     row_name,
 )
+from lowlight_det.eval.fusion import fuse_rows
 from lowlight_det.eval.gallery import pick_images, save_gallery
 from lowlight_det.eval.report import (
     console_table,
@@ -105,14 +106,22 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
             sensor=SensorModel.with_noise(cfg.darken_noise))
         variants += [Variant(row_name(e, level, plain_zero=plain_zero), e, records, darken_ev=level)
                      for e in cfg.enhance]
+    if cfg.fuse:  # the control view of each none row: the same images, mirrored
+        variants += [Variant(v.name.replace("none", "flip", 1), "none", v.records, label="none, mirrored (control)",
+                             darken_ev=v.darken_ev, flip=True) for v in list(variants) if v.enhancer == "none"
+                     and v.name != WELL_LIT]
     results = evaluate_variants(cfg, ds, variants, detector, class_map, detector_sha=detector_sha,
                                 resume=resume, progress=progress)
+    if cfg.fuse:
+        results += fused_results(cfg, out, to_coco(ds), results)
     delta = deltas(results)
     if cfg.delta_ci and "none" in cfg.enhance:
         add_intervals(delta, to_coco(ds), out, [r.name for r in results if r.enhancer != "none"], cfg.delta_ci)
     note = "Ran on the built-in demo (synthetic scenes, synthetic darkening); use --data exdark --weights ... " \
            "for real dark images." if cfg.data == "demo" else ""
-    extra = recovery_lines([r for r in results if "@ev" not in r.name], WELL_LIT) if well_lit is not None else []
+    extra = recovery_lines([r for r in results if r.name in (WELL_LIT, *cfg.enhance)], WELL_LIT) if well_lit is not None \
+        else []
+    fusion = fusion_summary(to_coco(ds), out, results, delta, resamples=cfg.delta_ci or 200) if cfg.fuse else None
     darkness = darkness_summary(results, levels, cfg.enhance, plain_zero=plain_zero, deltas=delta,
                                 sensor=SensorModel.with_noise(cfg.darken_noise)) if levels else None
     meta = run_info(cfg, device, detector.threads)
@@ -129,14 +138,77 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                "recovery": extra, "note": note}
     if darkness:
         metrics["darkness"] = darkness
+    if fusion:
+        metrics["fusion"] = fusion
     write_json(out / "metrics.json", metrics)  # the numbers are safe before anything optional runs
-    write_report(out, meta, results, delta, note=note, extra=extra + (darkness_lines(darkness) if darkness else []))
+    write_report(out, meta, results, delta, note=note, extra=extra + (darkness_lines(darkness) if darkness else [])
+                 + (fusion_lines(fusion) if fusion else []))
     if cfg.plots:
         metrics["plots"] = _plots(cfg, out, ds, [r for r in results if "@ev" not in r.name], detector, class_map)
         if darkness:
             metrics["plots"].append(str(plot_by_darkness(out, darkness)))
         write_json(out / "metrics.json", metrics)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
+
+
+def fused_results(cfg: EvalConfig, out: Path, gt: dict[str, Any], results: list[EnhancerResult]) -> list[EnhancerResult]:
+    """``--fuse``: each enhanced row and the mirrored control fused with ``none`` (weighted box fusion)."""
+    from lowlight_det.eval.coco import coco_map, sliced_map50
+
+    def read(name: str) -> Any:
+        return json.loads((out / f"predictions_{name}.json").read_text())
+
+    def make(name: str, partner: EnhancerResult, none: EnhancerResult, preds: list[dict[str, Any]],
+             fusion_ms: float) -> EnhancerResult:
+        metrics = coco_map(gt, preds)
+        t, n = partner.timing_ms, none.timing_ms
+        timing = {"decode": t.get("decode", 0.0), "enhance": t.get("enhance", 0.0),
+                  "detect": round(t.get("detect", 0.0) + n.get("detect", 0.0), 2), "fusion": round(fusion_ms, 2)}
+        timing["total"] = round(sum(timing.values()), 2)
+        label = "none ∪ mirrored none (control)" if partner.name.startswith("flip") else f"none ∪ {partner.enhancer} (fused)"
+        return EnhancerResult(name=name, enhancer=f"fused:{'flip' if partner.name.startswith('flip') else partner.enhancer}",
+                              label=label, weights=partner.weights, metrics={**metrics.as_dict()},
+                              by_light=sliced_map50(gt, preds, "light"), by_scene=sliced_map50(gt, preds, "scene"),
+                              timing_ms=timing, images=partner.images, predictions=len(preds),
+                              fingerprint=f"{partner.fingerprint}+{none.fingerprint}", darken_ev=partner.darken_ev)
+
+    return fuse_rows(results, read, lambda name, preds: write_json(out / f"predictions_{name}.json", preds), gt,
+                     max_det=cfg.max_det, make_result=make)
+
+
+def fusion_summary(gt: dict[str, Any], out: Path, results: list[EnhancerResult], delta: dict[str, dict[str, Any]],
+                   *, resamples: int) -> dict[str, Any]:
+    """Per fused enhanced row: its Δ mAP50 vs none and vs the control (none fused with its mirror) on the same
+    images, the latter with a paired 95% interval: what enhancement adds beyond any second view."""
+    from lowlight_det.eval.coco import paired_delta_map50
+
+    names = {r.name for r in results}
+    summary = {}
+    for r in results:
+        if not r.enhancer.startswith("fused:") or r.enhancer == "fused:flip":
+            continue
+        control = "fused-flip" + r.name[r.name.index("@"):] if "@" in r.name else "fused-flip"
+        if control not in names:
+            continue
+        d = paired_delta_map50(gt, json.loads((out / f"predictions_{control}.json").read_text()),
+                               json.loads((out / f"predictions_{r.name}.json").read_text()), resamples=resamples)
+        summary[r.name] = {"control": control, "delta_map50_vs_none": delta.get(r.name, {}).get("map50"),
+                           "control_delta_map50_vs_none": delta.get(control, {}).get("map50"),
+                           "delta_map50_vs_control": round(d.delta, 3), "ci95": [round(d.low, 3), round(d.high, 3)],
+                           "ms_per_image": r.timing_ms.get("total")}
+    return summary
+
+
+def fusion_lines(summary: dict[str, Any]) -> list[str]:
+    """Markdown lines of :func:`fusion_summary`."""
+    lines = ["### Fusion with the raw view (weighted box fusion)", "",
+             "| fused row | Δ mAP50 vs none | control (none ∪ mirrored none) | Δ vs control [95%] | ms/image |",
+             "|---|---:|---:|---:|---:|"]
+    for name, s in summary.items():
+        lo, hi = s["ci95"]
+        lines.append(f"| {name} | {s['delta_map50_vs_none']:+.1f} | {s['control_delta_map50_vs_none']:+.1f} | "
+                     f"{s['delta_map50_vs_control']:+.1f} [{lo:+.1f}, {hi:+.1f}] | {s['ms_per_image']:.0f} |")
+    return [*lines, "", "Any two views fused gain something; only Δ vs control is what the enhanced view adds.", ""]
 
 
 def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Path, names: list[str],

@@ -24,6 +24,7 @@ from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import CocoMetrics, coco_map, sliced_map50
 from lowlight_det.eval.darkness import baseline_of
+from lowlight_det.eval.fusion import HorizontalFlip, unflip
 from lowlight_det.io import read_bgr8, write_image, write_json
 from lowlight_det.runinfo import versions
 
@@ -39,6 +40,7 @@ class Variant:
     records: list[ImageRecord]
     label: str = ""
     darken_ev: float | None = None  # stops darker than the dataset (darkness sweep); None: not part of a sweep
+    flip: bool = False  # the detector sees the images mirrored, predictions are mirrored back (fusion control)
 
 
 @dataclass
@@ -168,8 +170,9 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     n_batches = -(-len(variant.records) // cfg.batch_size)
     bar = tqdm(total=n_batches, desc=f"eval {variant.name}", unit="batch", disable=not progress, leave=False)
     t0 = time.perf_counter()
+    in_loop = HorizontalFlip() if variant.flip else create_enhancer("none") if native else enhancer
     run = validate_with_enhancer(
-        detector.yolo, data_yaml, create_enhancer("none") if native else enhancer, imgsz=cfg.imgsz,
+        detector.yolo, data_yaml, in_loop, imgsz=cfg.imgsz,
         batch=cfg.batch_size, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det, device=detector.device,
         workers=cfg.workers, project=workdir / "ultralytics", name=variant.name, on_batch=lambda: bar.update(1))
     wall = time.perf_counter() - t0
@@ -181,6 +184,8 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
         if keep[0]:
             preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
                           "bbox": list(p["bbox"]), "score": p["score"]})
+    if variant.flip:
+        preds = unflip(preds, {r.image_id: r.width for r in variant.records})
     speed = run.speed_ms  # ms/image: preprocess (incl. enhancer), inference, loss, postprocess
     enhance = 1e3 * run.enhance_seconds / n
     if native:
@@ -225,7 +230,7 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
         ident = enhancer_identity(enhancer)
         fp = _fingerprint(cfg.data, cfg.split, cfg.limit, cfg.imgsz, cfg.batch_size, cfg.conf, cfg.iou, cfg.max_det,
                           class_map.description, detector_sha, ident, cfg.enhance_before_letterbox, gt_digest,
-                          images_fingerprint(variant.records), variant.darken_ev)
+                          images_fingerprint(variant.records), variant.darken_ev, *(["mirrored"] if variant.flip else []))
         done = out / "results" / f"{variant.name}.json"
         if resume and done.is_file():
             previous = json.loads(done.read_text())

@@ -264,3 +264,23 @@ def test_gallery_picks_where_rows_differ_most(tmp_path: Path) -> None:
     picks = pick_images(recs, preds, 2)
     assert [rec.image_id for rec, _ in picks] == [2, 3]
     assert picks[0][1] == {"none": 0, "gamma": 1}
+
+
+@pytest.mark.integration
+def test_fuse_adds_fused_rows_and_the_mirrored_control(write_scenes, tmp_path: Path) -> None:  # noqa: ANN001
+    from lowlight_det.demo import demo_detector
+
+    data = write_scenes(tmp_path / "ds", n=6, size=320, gain=1.0, seed=5)
+    out = tmp_path / "fuse"
+    assert eval_main(["--data", str(data), "--weights", str(demo_detector()), "--imgsz", "320", "--class-map", "identity",
+                      "--enhance", "gamma", "--fuse", "--no-plots", "--out", str(out), "-q"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["results"]
+    assert list(rows) == ["none", "gamma", "flip", "fused-gamma", "fused-flip"]
+    none, flip = rows["none"]["metrics"]["map50"], rows["flip"]["metrics"]["map50"]
+    assert none > 30 and abs(flip - none) < 15  # mirrored boxes are mirrored back (else the control collapses)
+    fused = metrics["fusion"]["fused-gamma"]
+    assert fused["control"] == "fused-flip" and fused["ci95"][0] <= fused["delta_map50_vs_control"] <= fused["ci95"][1]
+    assert fused["delta_map50_vs_control"] == pytest.approx(
+        rows["fused-gamma"]["metrics"]["map50"] - rows["fused-flip"]["metrics"]["map50"], abs=1e-3)
+    assert (out / "predictions_fused-gamma.json").is_file() and "### Fusion with the raw view" in (out / "report.md").read_text()
