@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from lowlight_det.eval.darkness import (
     plot_by_darkness,
     row_name,
 )
-from lowlight_det.eval.fusion import fuse_rows
+from lowlight_det.eval.fusion import fused_results, fusion_lines, fusion_summary
 from lowlight_det.eval.gallery import pick_images, save_gallery
 from lowlight_det.eval.report import (
     console_table,
@@ -112,16 +114,22 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                      and v.name != WELL_LIT]
     results = evaluate_variants(cfg, ds, variants, detector, class_map, detector_sha=detector_sha,
                                 resume=resume, progress=progress)
+    gt = to_coco(ds)
+
+    @functools.cache
+    def predictions(name: str) -> list[Any]:  # each row's predictions file, read once for every use below
+        return json.loads((out / f"predictions_{name}.json").read_text())
+
     if cfg.fuse:
-        results += fused_results(cfg, out, to_coco(ds), results)
+        results += fused_results(results, gt, predictions, out, max_det=cfg.max_det)
     delta = deltas(results)
     if cfg.delta_ci and "none" in cfg.enhance:
-        add_intervals(delta, to_coco(ds), out, [r.name for r in results if r.enhancer != "none"], cfg.delta_ci)
+        add_intervals(delta, gt, predictions, [r.name for r in results if r.enhancer != "none"], cfg.delta_ci)
     note = "Ran on the built-in demo (synthetic scenes, synthetic darkening); use --data exdark --weights ... " \
            "for real dark images." if cfg.data == "demo" else ""
     extra = recovery_lines([r for r in results if r.name in (WELL_LIT, *cfg.enhance)], WELL_LIT) if well_lit is not None \
         else []
-    fusion = fusion_summary(to_coco(ds), out, results, delta, resamples=cfg.delta_ci or 200) if cfg.fuse else None
+    fusion = fusion_summary(results, gt, predictions, delta, resamples=cfg.delta_ci or 200) if cfg.fuse else None
     darkness = darkness_summary(results, levels, cfg.enhance, plain_zero=plain_zero, deltas=delta,
                                 sensor=SensorModel.with_noise(cfg.darken_noise)) if levels else None
     meta = run_info(cfg, device, detector.threads)
@@ -144,93 +152,30 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
     write_report(out, meta, results, delta, note=note, extra=extra + (darkness_lines(darkness) if darkness else [])
                  + (fusion_lines(fusion) if fusion else []))
     if cfg.plots:
-        metrics["plots"] = _plots(cfg, out, ds, [r for r in results if "@ev" not in r.name], detector, class_map)
+        metrics["plots"] = _plots(cfg, out, ds, [r for r in results if "@ev" not in r.name], detector, predictions)
         if darkness:
             metrics["plots"].append(str(plot_by_darkness(out, darkness)))
         write_json(out / "metrics.json", metrics)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
 
 
-def fused_results(cfg: EvalConfig, out: Path, gt: dict[str, Any], results: list[EnhancerResult]) -> list[EnhancerResult]:
-    """``--fuse``: each enhanced row and the mirrored control fused with ``none`` (weighted box fusion)."""
-    from lowlight_det.eval.coco import coco_map, sliced_map50
-
-    def read(name: str) -> Any:
-        return json.loads((out / f"predictions_{name}.json").read_text())
-
-    def make(name: str, partner: EnhancerResult, none: EnhancerResult, preds: list[dict[str, Any]],
-             fusion_ms: float) -> EnhancerResult:
-        metrics = coco_map(gt, preds)
-        t, n = partner.timing_ms, none.timing_ms
-        timing = {"decode": t.get("decode", 0.0), "enhance": t.get("enhance", 0.0),
-                  "detect": round(t.get("detect", 0.0) + n.get("detect", 0.0), 2), "fusion": round(fusion_ms, 2)}
-        timing["total"] = round(sum(timing.values()), 2)
-        label = "none ∪ mirrored none (control)" if partner.name.startswith("flip") else f"none ∪ {partner.enhancer} (fused)"
-        return EnhancerResult(name=name, enhancer=f"fused:{'flip' if partner.name.startswith('flip') else partner.enhancer}",
-                              label=label, weights=partner.weights, metrics={**metrics.as_dict()},
-                              by_light=sliced_map50(gt, preds, "light"), by_scene=sliced_map50(gt, preds, "scene"),
-                              timing_ms=timing, images=partner.images, predictions=len(preds),
-                              fingerprint=f"{partner.fingerprint}+{none.fingerprint}", darken_ev=partner.darken_ev)
-
-    return fuse_rows(results, read, lambda name, preds: write_json(out / f"predictions_{name}.json", preds), gt,
-                     max_det=cfg.max_det, make_result=make)
-
-
-def fusion_summary(gt: dict[str, Any], out: Path, results: list[EnhancerResult], delta: dict[str, dict[str, Any]],
-                   *, resamples: int) -> dict[str, Any]:
-    """Per fused enhanced row: its Δ mAP50 vs none and vs the control (none fused with its mirror) on the same
-    images, the latter with a paired 95% interval: what enhancement adds beyond any second view."""
-    from lowlight_det.eval.coco import paired_delta_map50
-
-    names = {r.name for r in results}
-    summary = {}
-    for r in results:
-        if not r.enhancer.startswith("fused:") or r.enhancer == "fused:flip":
-            continue
-        control = "fused-flip" + r.name[r.name.index("@"):] if "@" in r.name else "fused-flip"
-        if control not in names:
-            continue
-        d = paired_delta_map50(gt, json.loads((out / f"predictions_{control}.json").read_text()),
-                               json.loads((out / f"predictions_{r.name}.json").read_text()), resamples=resamples)
-        summary[r.name] = {"control": control, "delta_map50_vs_none": delta.get(r.name, {}).get("map50"),
-                           "control_delta_map50_vs_none": delta.get(control, {}).get("map50"),
-                           "delta_map50_vs_control": round(d.delta, 3), "ci95": [round(d.low, 3), round(d.high, 3)],
-                           "ms_per_image": r.timing_ms.get("total")}
-    return summary
-
-
-def fusion_lines(summary: dict[str, Any]) -> list[str]:
-    """Markdown lines of :func:`fusion_summary`."""
-    lines = ["### Fusion with the raw view (weighted box fusion)", "",
-             "| fused row | Δ mAP50 vs none | control (none ∪ mirrored none) | Δ vs control [95%] | ms/image |",
-             "|---|---:|---:|---:|---:|"]
-    for name, s in summary.items():
-        lo, hi = s["ci95"]
-        lines.append(f"| {name} | {s['delta_map50_vs_none']:+.1f} | {s['control_delta_map50_vs_none']:+.1f} | "
-                     f"{s['delta_map50_vs_control']:+.1f} [{lo:+.1f}, {hi:+.1f}] | {s['ms_per_image']:.0f} |")
-    return [*lines, "", "Any two views fused gain something; only Δ vs control is what the enhanced view adds.", ""]
-
-
-def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], out: Path, names: list[str],
-                  resamples: int) -> None:
+def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], predictions: Callable[[str], list[Any]],
+                  names: list[str], resamples: int) -> None:
     """Add ``map50_ci95`` ([low, high]) and ``map50_ci_std`` to each row of ``delta`` (rows scored on the same
-    images as ``none``), from the predictions files the evaluation wrote to ``out``."""
+    images as ``none``), from each row's predictions."""
     from lowlight_det.eval.coco import paired_deltas_map50
-
-    def preds(name: str) -> Any:
-        return json.loads((out / f"predictions_{name}.json").read_text())
 
     found = {}
     for base in sorted({baseline_of(n) for n in names}):  # each row against none on the same images
-        rows = {n: preds(n) for n in names if baseline_of(n) == base}
-        found.update(paired_deltas_map50(gt, preds(base), rows, resamples=resamples))
+        rows = {n: predictions(n) for n in names if baseline_of(n) == base}
+        found.update(paired_deltas_map50(gt, predictions(base), rows, resamples=resamples))
     for name, d in found.items():
         delta.setdefault(name, {}).update(map50_ci95=[round(d.low, 3), round(d.high, 3)], map50_ci_std=round(d.std, 3),
                                           ci_resamples=resamples)
 
 
 def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[EnhancerResult], detector: Any,
-           class_map: Any) -> list[str]:
+           predictions: Callable[[str], list[Any]]) -> list[str]:
     """The lighting bar chart and one gallery of the images where the rows differ most (``gallery.png``)."""
     paths = []
     chart = plot_by_light(out, results)
@@ -239,13 +184,13 @@ def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[Enhan
     if cfg.gallery <= 0:
         return paths
     rows = [r.name for r in results if r.name in cfg.enhance]
-    predictions: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    by_row: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for name in rows:
         by_image: dict[int, list[dict[str, Any]]] = {}
-        for p in json.loads((out / f"predictions_{name}.json").read_text()):
+        for p in predictions(name):
             by_image.setdefault(int(p["image_id"]), []).append(p)
-        predictions[name] = by_image
-    picks = pick_images(ds.records, predictions, cfg.gallery)
+        by_row[name] = by_image
+    picks = pick_images(ds.records, by_row, cfg.gallery)
     if not picks:
         return paths
     enhancers = {name: build_enhancer(name, cfg) for name in rows}
@@ -254,5 +199,5 @@ def _plots(cfg: EvalConfig, out: Path, ds: DetectionDataset, results: list[Enhan
         detector.set_enhancer(enhancers[name])
         return detector.enhance_for_display(bgr)
 
-    paths.append(str(save_gallery(out / "gallery.png", picks, rows, predictions, enhance, ds.class_names)))
+    paths.append(str(save_gallery(out / "gallery.png", picks, rows, by_row, enhance, ds.class_names)))
     return paths

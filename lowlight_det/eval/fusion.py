@@ -7,12 +7,21 @@ only what the enhanced view adds beyond the flip is what enhancement contributes
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor, nn
+
+from lowlight_det.eval.coco import coco_map, paired_delta_map50, sliced_map50
+from lowlight_det.eval.darkness import baseline_of
+from lowlight_det.io import write_json
+
+if TYPE_CHECKING:  # runner imports this module (HorizontalFlip, unflip); the result type is only annotated here
+    from lowlight_det.eval.runner import EnhancerResult
 
 FUSE_IOU = 0.55
 """Boxes of one class overlapping more than this are one object (the WBF paper's default)."""
@@ -109,25 +118,64 @@ def fused_name(partner: str) -> str:
     return f"fused-{partner}"
 
 
-def fuse_rows(results: Sequence[Any], read_predictions: Any, write_predictions: Any, gt: dict[str, Any], *,
-              max_det: int, make_result: Any) -> list[Any]:
-    """The fused rows: every enhanced row (and the mirrored control) of a darkness level, each fused with that
-    level's ``none`` row. ``read_predictions(name)`` / ``write_predictions(name, preds)`` reach the prediction
-    files; ``make_result(name, partner, none, preds, fusion_ms)`` builds the result row."""
-    import time
-
-    from lowlight_det.eval.darkness import baseline_of
+def fused_results(results: Sequence[EnhancerResult], gt: dict[str, Any], predictions: Callable[[str], list[Any]],
+                  out: Path, *, max_det: int) -> list[EnhancerResult]:
+    """``--fuse``: every enhanced row (and the mirrored control) of a darkness level fused with that level's
+    ``none`` row; writes ``predictions_<fused row>.json`` and returns the rows (no detector run)."""
+    from lowlight_det.eval.runner import EnhancerResult  # runner imports this module
 
     by_name = {r.name: r for r in results}
     rows = []
     for partner in results:
         none = by_name.get(baseline_of(partner.name))
-        if none is None or partner.name == none.name or partner.enhancer == "none" and not partner.name.startswith("flip"):
+        mirrored = partner.name.startswith("flip")
+        if none is None or partner.name == none.name or (partner.enhancer == "none" and not mirrored):
             continue
         t0 = time.perf_counter()
-        fused = weighted_box_fusion([read_predictions(none.name), read_predictions(partner.name)], max_det=max_det)
-        fusion_ms = 1e3 * (time.perf_counter() - t0) / max(partner.images, 1)
+        fused = weighted_box_fusion([predictions(none.name), predictions(partner.name)], max_det=max_det)
         name = fused_name(partner.name)
-        write_predictions(name, fused)
-        rows.append(make_result(name, partner, none, fused, fusion_ms))
+        write_json(out / f"predictions_{name}.json", fused)
+        timing = {"decode": partner.timing_ms.get("decode", 0.0), "enhance": partner.timing_ms.get("enhance", 0.0),
+                  "detect": round(partner.timing_ms.get("detect", 0.0) + none.timing_ms.get("detect", 0.0), 2),
+                  "fusion": round(1e3 * (time.perf_counter() - t0) / max(partner.images, 1), 2)}
+        timing["total"] = round(sum(timing.values()), 2)
+        rows.append(EnhancerResult(
+            name=name, enhancer=f"fused:{'flip' if mirrored else partner.enhancer}",
+            label="none ∪ mirrored none (control)" if mirrored else f"none ∪ {partner.enhancer} (fused)",
+            weights=partner.weights, metrics=coco_map(gt, fused).as_dict(), by_light=sliced_map50(gt, fused, "light"),
+            by_scene=sliced_map50(gt, fused, "scene"), timing_ms=timing, images=partner.images,
+            predictions=len(fused), fingerprint=f"{partner.fingerprint}+{none.fingerprint}",
+            darken_ev=partner.darken_ev))
     return rows
+
+
+def fusion_summary(results: Sequence[EnhancerResult], gt: dict[str, Any], predictions: Callable[[str], list[Any]],
+                   delta: dict[str, dict[str, Any]], *, resamples: int) -> dict[str, Any]:
+    """Per fused enhanced row: its Δ mAP50 vs none and vs the control (none fused with its mirror) on the same
+    images, the latter with a paired 95% interval: what enhancement adds beyond any second view."""
+    names = {r.name for r in results}
+    summary = {}
+    for r in results:
+        if not r.enhancer.startswith("fused:") or r.enhancer == "fused:flip":
+            continue
+        control = "fused-flip" + r.name[r.name.index("@"):] if "@" in r.name else "fused-flip"
+        if control not in names:
+            continue
+        d = paired_delta_map50(gt, predictions(control), predictions(r.name), resamples=resamples)
+        summary[r.name] = {"control": control, "delta_map50_vs_none": delta.get(r.name, {}).get("map50"),
+                           "control_delta_map50_vs_none": delta.get(control, {}).get("map50"),
+                           "delta_map50_vs_control": round(d.delta, 3), "ci95": [round(d.low, 3), round(d.high, 3)],
+                           "ms_per_image": r.timing_ms.get("total")}
+    return summary
+
+
+def fusion_lines(summary: dict[str, Any]) -> list[str]:
+    """Markdown lines of :func:`fusion_summary`."""
+    lines = ["### Fusion with the raw view (weighted box fusion)", "",
+             "| fused row | Δ mAP50 vs none | control (none ∪ mirrored none) | Δ vs control [95%] | ms/image |",
+             "|---|---:|---:|---:|---:|"]
+    for name, s in summary.items():
+        lo, hi = s["ci95"]
+        lines.append(f"| {name} | {s['delta_map50_vs_none']:+.1f} | {s['control_delta_map50_vs_none']:+.1f} | "
+                     f"{s['delta_map50_vs_control']:+.1f} [{lo:+.1f}, {hi:+.1f}] | {s['ms_per_image']:.0f} |")
+    return [*lines, "", "Any two views fused gain something; only Δ vs control is what the enhanced view adds.", ""]
