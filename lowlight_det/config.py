@@ -111,6 +111,8 @@ class TrainConfig(RunSettings):
     grad_clip: float = setting(0.1, "gradient-norm clip", low=0, low_open=True)
     scale_factor: float = setting(1.0, "zerodce++: curve-estimation downscale while training", low=1, high=64)
     init_weights: str | None = setting(None, "start from these weights (id or path) instead of random init")
+    holdout: int = setting(0, "images left out of training (a seeded sample, listed in holdout.txt), for choosing "
+                              "an epoch on photos the model has not seen", low=0)
     out: str = setting("runs/train", "output folder (checkpoints, logs)")
 
     def __post_init__(self) -> None:

@@ -28,6 +28,23 @@ class ImageFolder(Dataset[Tensor]):
         if not self.files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {self.root}")
 
+    def split(self, n: int, seed: int) -> list[Path]:
+        """Leave ``n`` files out (a seeded sample, sorted) and return them; ``self.files`` keeps the rest.
+
+        Raises:
+            ValueError: ``n`` leaves no image to train on.
+        """
+        if n <= 0:
+            return []
+        if n >= len(self.files):
+            raise ValueError(f"hold-out of {n} images leaves none of the {len(self.files)} under {self.root} to "
+                             "train on")
+        order = torch.randperm(len(self.files), generator=torch.Generator().manual_seed(seed)).tolist()
+        held = set(order[:n])
+        out = [f for i, f in enumerate(self.files) if i in held]
+        self.files = [f for i, f in enumerate(self.files) if i not in held]
+        return out
+
     def __len__(self) -> int:
         return len(self.files)
 

@@ -16,6 +16,7 @@ from lowlight_det.data.catalog import resolve_dataset
 from lowlight_det.data.unpaired import ImageFolder
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer
+from lowlight_det.io import write_text
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.train.common import init_distributed
 from lowlight_det.train.loop import EpochLoop
@@ -53,7 +54,9 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
     """Train ``cfg.enhancer`` on ``cfg.data`` with the zero-reference losses.
 
     Writes to ``cfg.out``: ``config.yaml``, ``last.pt`` (every epoch, atomically; loadable as
-    enhancer weights), ``log.csv`` and ``history.json``. Seed the process before calling.
+    enhancer weights), ``log.csv``, ``history.json``, ``epoch_NNN.pt`` with ``cfg.keep_epochs`` and
+    ``holdout.txt`` (the files left out, relative to the data folder) with ``cfg.holdout``. Seed the
+    process before calling.
 
     Args:
         cfg: the resolved configuration.
@@ -67,11 +70,14 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
     dist_info = init_distributed(device)
     entry = resolve_dataset(cfg.data, data_root=cfg.data_root)
     dataset = ImageFolder(entry.root, image_size=cfg.imgsz)
+    held_out = dataset.split(cfg.holdout, cfg.seed)
     model = build_model(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loop = EpochLoop(cfg, job="zero-reference", arch=cfg.enhancer, model=model, optimizer=optimizer, device=device,
                      dist_info=dist_info, meta={"dataset": {"name": entry.name, "root": str(entry.root),
-                                                            "images": len(dataset)}})
+                                                            "images": len(dataset), "held_out": len(held_out)}})
+    if held_out and dist_info.rank == 0:
+        write_text(Path(cfg.out) / "holdout.txt", "".join(f"{f.relative_to(entry.root)}\n" for f in held_out))
     if resume:
         loop.resume(resume)
     loss_fn = ZeroReferenceLoss(**to_dict(cfg.loss))

@@ -14,6 +14,7 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.config import TrainConfig, load_config
+from lowlight_det.data.unpaired import ImageFolder
 from lowlight_det.enhancers.weights import atomic_save, read_checkpoint
 from lowlight_det.train.__main__ import main as train_main
 from lowlight_det.train.zero_reference import train
@@ -176,3 +177,23 @@ def test_keep_epochs_writes_every_epochs_weights(dark_images: Path, tmp_path: Pa
     assert read_checkpoint(out / "epoch_001.pt")["meta"]["epoch"] == 1 and first is not None
     last = read_checkpoint(out / "last.pt")["state_dict"]
     assert all(torch.equal(v, read_checkpoint(out / "epoch_002.pt")["state_dict"][k]) for k, v in last.items())
+
+
+def test_holdout_leaves_a_seeded_sample_out_and_lists_it(dark_images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train_main(["--data", str(dark_images), "--out", str(out), "--imgsz", "32", "--epochs", "1",
+                       "--device", "cpu", "--holdout", "2", "-q"]) == 0
+    held = (out / "holdout.txt").read_text().split()
+    everything = sorted(str(p.relative_to(dark_images)) for p in dark_images.rglob("im*"))
+    assert len(held) == 2 and set(held) <= set(everything)
+    meta = read_checkpoint(out / "last.pt")["meta"]
+    assert meta["dataset"]["images"] == len(everything) - 2 and meta["dataset"]["held_out"] == 2
+    again = ImageFolder(dark_images, image_size=32)
+    def names(files: list[Path]) -> list[str]:
+        return [str(p.relative_to(dark_images)) for p in files]
+
+    assert names(again.split(2, seed=0)) == held  # the same seed leaves the same files out
+    assert len(again) == len(everything) - 2 and not set(held) & set(names(again.files))
+    assert names(ImageFolder(dark_images).split(2, seed=1)) != held  # another seed, another sample
+    with pytest.raises(ValueError, match="leaves none"):
+        ImageFolder(dark_images).split(len(everything), seed=0)
