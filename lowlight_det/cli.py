@@ -157,9 +157,13 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's CPU threads (Ultralytics resets them to 1 on import); returns the number set."""
+    """Set torch's CPU threads (Ultralytics resets them to 1 on import); returns the number set.
+
+    By default all cores, shared among the processes ``torchrun`` started on this machine.
+    """
     if not threads:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     torch.set_num_threads(max(1, int(threads)))
     return torch.get_num_threads()
 

@@ -12,7 +12,7 @@ LAYERS = {
     "io": 0, "devices": 0, "runinfo": 0,
     "enhancers": 1, "losses": 1,
     "config": 2, "data": 2, "demo": 2,
-    "detection": 3, "transforms": 3,
+    "detection": 3, "transforms": 3, "distributed": 3,
     "eval": 4,
     "train": 5,
 }

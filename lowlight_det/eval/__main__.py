@@ -2,6 +2,9 @@
 
 With no flags it runs the built-in offline demo: procedurally generated scenes, darkened by the
 physically based synthesis, and a small detector shipped with the package.
+
+``torchrun --nproc_per_node N -m lowlight_det.eval ...`` shares each row's images among N processes (CPU or one
+GPU each); the predictions are gathered and scored once, by the first process.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lowlight_det.cli import config_overrides, config_parser, parse_args, run_job, set_threads
+from lowlight_det.cli import config_overrides, config_parser, is_main_process, parse_args, run_job, set_threads
 from lowlight_det.config import SAMPLES, EvalConfig, load_config
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.eval.darkness import parse_levels
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cfg, evaluate(cfg, resume=args.resume, progress=not args.quiet)
 
     code, result = run_job(job, log=logger)
-    if result is None:
+    if result is None or not is_main_process():  # under torchrun the first process reports
         return code
     cfg, summary = result
     print(summary.table)

@@ -14,6 +14,8 @@ from typing import Any
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.data.synthesis import SensorModel
+from lowlight_det.devices import resolve_device
+from lowlight_det.distributed import DistInfo, barrier, init_distributed, shard
 from lowlight_det.eval.darkness import (
     baseline_of,
     darkened_records,
@@ -85,11 +87,12 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
     """
     t0 = time.perf_counter()
     row_weights(cfg.enhancer_weights, cfg.enhance)  # a wrong --enhancer-weights fails before any work
+    dist_info = init_distributed(resolve_device(cfg.device))  # torchrun: images sharded over the processes
     ds, info, well_lit = _load(cfg)
     if not ds.records:
         raise ValueError(f"dataset {cfg.data!r} split {cfg.split!r} has no readable images "
                          f"({dict(ds.issues) or 'nothing found'})")
-    detector, class_map, device, detector_sha = prepare(cfg, ds, info)
+    detector, class_map, device, detector_sha = prepare(cfg, ds, info, device=dist_info.device)
     out = Path(cfg.out)
     variants = [Variant(name, name, ds.records) for name in cfg.enhance]
     if well_lit is not None:
@@ -103,9 +106,7 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
             for v in variants:
                 v.darken_ev = 0.0 if v.name in cfg.enhance else None
             continue
-        records = sweep_base.records if level == 0 else darkened_records(
-            sweep_base.records, level, out / "darkened" / f"ev{level:g}", seed=cfg.darken_seed, progress=progress,
-            sensor=SensorModel.with_noise(cfg.darken_noise))
+        records = sweep_base.records if level == 0 else _darkened(sweep_base.records, level, cfg, progress, dist_info)
         variants += [Variant(row_name(e, level, plain_zero=plain_zero), e, records, darken_ev=level)
                      for e in cfg.enhance]
     if cfg.fuse:  # the control view of each none row: the same images, mirrored
@@ -113,7 +114,9 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                              darken_ev=v.darken_ev, flip=True) for v in list(variants) if v.enhancer == "none"
                      and v.name != WELL_LIT]
     results = evaluate_variants(cfg, ds, variants, detector, class_map, detector_sha=detector_sha,
-                                resume=resume, progress=progress)
+                                resume=resume, progress=progress, dist_info=dist_info)
+    if not dist_info.is_main:  # the first process scores and reports
+        return EvalSummary(results, {}, "", "")
     gt = to_coco(ds)
 
     @functools.cache
@@ -138,7 +141,7 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
                  "detector_sha256": detector_sha, "class_map": class_map.description,
                  "data_issues": dict(ds.issues), "wall_time_s": round(time.perf_counter() - t0, 1),
                  "rows_time_s": round(sum(r.wall_s for r in results), 1),
-                 "rows_reused": [r.name for r in results if r.reused]})
+                 "rows_reused": [r.name for r in results if r.reused], "processes": dist_info.world_size})
     if cfg.limit:
         meta["sample"] = {"limit": cfg.limit, "how": cfg.sample, "seed": cfg.sample_seed,
                           "image_ids": [r.image_id for r in ds.records]}
@@ -157,6 +160,18 @@ def evaluate(cfg: EvalConfig, *, resume: bool = False, progress: bool = True) ->
             metrics["plots"].append(str(plot_by_darkness(out, darkness)))
         write_json(out / "metrics.json", metrics)
     return EvalSummary(results, metrics, console_table(results, delta), note + ("\n" + "\n".join(extra) if extra else ""))
+
+
+def _darkened(records: list[Any], level: float, cfg: EvalConfig, progress: bool, dist_info: DistInfo) -> list[Any]:
+    """The records darkened by ``level`` stops (cached): each process darkens its share, then all read all."""
+    def darken(part: list[Any], show: bool) -> list[Any]:
+        return darkened_records(part, level, Path(cfg.out) / "darkened" / f"ev{level:g}", seed=cfg.darken_seed,
+                                progress=show, sensor=SensorModel.with_noise(cfg.darken_noise))
+
+    if dist_info.world_size > 1:
+        darken(shard(records, dist_info), progress and dist_info.is_main)
+        barrier(dist_info)
+    return darken(records, progress and dist_info.world_size == 1)
 
 
 def add_intervals(delta: dict[str, dict[str, Any]], gt: dict[str, Any], predictions: Callable[[str], list[Any]],

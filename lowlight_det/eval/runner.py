@@ -7,7 +7,7 @@ import json
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +20,7 @@ from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
+from lowlight_det.distributed import DistInfo, gather, shard
 from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import CocoMetrics, coco_map, sliced_map50
@@ -151,16 +152,43 @@ class RowRun(NamedTuple):
 
     predictions: list[dict[str, Any]]  # COCO results in dataset class ids (category = index + 1)
     timing_ms: dict[str, float]        # ms/image per stage, images/s
-    ultralytics_map50: float           # Ultralytics' own mAP50 (secondary, for cross-checks)
+    ultralytics_map50: float | None    # Ultralytics' own mAP50 (secondary, for cross-checks; None when sharded)
+    images: int
+    wall_s: float
 
 
 def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
-                cfg: EvalConfig, workdir: Path, progress: bool = False) -> RowRun:
-    """Predictions (COCO results), ms/image per stage and Ultralytics' own mAP50 for one row.
+                cfg: EvalConfig, workdir: Path, progress: bool = False, dist_info: DistInfo | None = None) -> RowRun:
+    """Predictions (COCO results, ordered by image id), ms/image per stage and Ultralytics' own mAP50 for one row.
 
     Runs Ultralytics' validator (its data loading, letterbox, multi-label NMS at ``cfg.conf``) with the
-    enhancer in ``preprocess``; the predictions are scored by our pycocotools code afterwards.
+    enhancer in ``preprocess``; the predictions are scored by our pycocotools code afterwards. Under
+    ``torchrun`` (``dist_info`` of several processes) each process runs its share of the images and every
+    process gets all the predictions; Ultralytics' own mAP50 is then not computed (``None``).
     """
+    dist_info = dist_info or DistInfo()
+    if dist_info.world_size <= 1:
+        return _run_shard(detector, variant, enhancer, class_map, cfg=cfg, workdir=workdir, progress=progress)
+    mine = replace(variant, records=shard(variant.records, dist_info))
+    runs = gather(_run_shard(detector, mine, enhancer, class_map, cfg=cfg, workdir=workdir / f"rank{dist_info.rank}",
+                             progress=progress and dist_info.is_main), dist_info)
+    return merge_shards(runs)
+
+
+def merge_shards(runs: list[RowRun]) -> RowRun:
+    """One row from the processes' shares: all predictions (by image id), ms/image per stage averaged over the
+    images, images/s from the slowest process (they run side by side)."""
+    n = sum(r.images for r in runs)
+    preds = sorted((p for r in runs for p in r.predictions), key=lambda p: p["image_id"])  # stable: per-image order kept
+    timing = {k: round(sum(r.timing_ms[k] * r.images for r in runs) / max(n, 1), 2)
+              for k in runs[0].timing_ms if k != "images_per_s"}
+    wall = max(r.wall_s for r in runs)
+    timing.update(images_per_s=round(n / max(wall, 1e-9), 2), processes=len(runs))
+    return RowRun(preds, timing, None, n, wall)
+
+
+def _run_shard(detector: Any, variant: Variant, enhancer: torch.nn.Module, class_map: ClassMap, *,
+               cfg: EvalConfig, workdir: Path, progress: bool) -> RowRun:
     from lowlight_det.detection.ultralytics import validate_with_enhancer
 
     native = cfg.enhance_before_letterbox
@@ -186,6 +214,7 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
                           "bbox": list(p["bbox"]), "score": p["score"]})
     if variant.flip:
         preds = unflip(preds, {r.image_id: r.width for r in variant.records})
+    preds.sort(key=lambda p: p["image_id"])  # one order however the images were batched or sharded (stable)
     speed = run.speed_ms  # ms/image: preprocess (incl. enhancer), inference, loss, postprocess
     enhance = 1e3 * run.enhance_seconds / n
     if native:
@@ -194,7 +223,8 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     load = max(1e3 * wall / n - sum(speed.values()), 0.0)
     timing = {"decode": load, "enhance": enhance, "detect": detect, "total": load + enhance + detect,
               "inference": speed["inference"], "nms": speed["postprocess"], "images_per_s": n / wall}
-    return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * run.map50, 3))
+    return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * run.map50, 3), len(variant.records),
+                  wall)
 
 
 class Validation(NamedTuple):
@@ -215,14 +245,18 @@ def validate(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord
 
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,
                       class_map: ClassMap, *, detector_sha: str | None, resume: bool = False,
-                      progress: bool = True) -> list[EnhancerResult]:
+                      progress: bool = True, dist_info: DistInfo | None = None) -> list[EnhancerResult]:
     """Evaluate each row, writing ``predictions_<name>.json`` and ``results/<name>.json`` atomically as it goes.
 
-    With ``resume``, rows whose result file has the same fingerprint are read back, not recomputed.
+    With ``resume``, rows whose result file has the same fingerprint are read back, not recomputed. Under
+    ``torchrun`` every process runs its share of each row's images; the first one scores and writes, and is the
+    only one that returns results (the others return ``[]``).
     """
+    dist_info = dist_info or DistInfo()
     out = Path(cfg.out)
     gt = to_coco(ds)
-    write_json(out / "ground_truth.json", gt)
+    if dist_info.is_main:
+        write_json(out / "ground_truth.json", gt)
     gt_digest = _fingerprint(gt)  # annotations as loaded: a changed label file is a different evaluation
     results = []
     for variant in variants:
@@ -240,8 +274,10 @@ def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Vari
                 continue
             logger.info("resume: %s was evaluated with other settings; evaluating again", variant.name)
         t_row = time.perf_counter()
-        preds, timing, ultra_map50 = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
-                                                 workdir=out / "work", progress=progress)
+        preds, timing, ultra_map50, _, _ = run_variant(detector, variant, enhancer, class_map, cfg=cfg,
+                                                       workdir=out / "work", progress=progress, dist_info=dist_info)
+        if not dist_info.is_main:
+            continue
         write_json(out / f"predictions_{variant.name}.json", preds)
         t_metric = time.perf_counter()
         metrics = coco_map(gt, preds)
@@ -270,14 +306,14 @@ def deltas(results: list[EnhancerResult]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any]) -> tuple[Any, ClassMap, torch.device,
-                                                                                    str | None]:
-    """Load the detector once and resolve the class mapping."""
+def prepare(cfg: EvalConfig, ds: DetectionDataset, info: dict[str, Any], *, device: torch.device | None = None
+            ) -> tuple[Any, ClassMap, torch.device, str | None]:
+    """Load the detector once (on ``device``, default ``cfg.device``) and resolve the class mapping."""
     from lowlight_det.detection.pipeline import EnhancedDetector  # imports ultralytics
 
     if cfg.weights is None:
         raise ValueError(f"--weights is required for dataset {cfg.data!r} (a local YOLO .pt file)")
-    device = resolve_device(cfg.device)
+    device = device or resolve_device(cfg.device)
     detector = EnhancedDetector(cfg.weights, "none", device=device, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
                                 max_det=cfg.max_det, enhance_before_letterbox=cfg.enhance_before_letterbox,
                                 threads=cfg.threads)

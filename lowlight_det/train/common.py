@@ -1,55 +1,16 @@
-"""Pieces shared by training loops: distributed set-up, run metadata, logs."""
+"""Pieces shared by training loops: checkpoints to resume from, run settings, logs."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
-import torch.distributed as dist
-
 from lowlight_det.config import load_config, resume_config
-from lowlight_det.detection import run_ultralytics_single_process
 from lowlight_det.io import write_text
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Rank and world size (1 process when not launched by torchrun)."""
-
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        rank = int(os.environ["RANK"])
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
-        run_ultralytics_single_process()
-    return DistInfo(dist.get_rank(), dist.get_world_size())
-
-
-def broadcast_floats(values: list[float], dist_info: DistInfo, device: torch.device) -> list[float]:
-    """Rank 0's ``values`` on every rank (one decision, e.g. early stopping, for all); unchanged without DDP."""
-    if dist_info.world_size <= 1:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.broadcast(t, src=0)
-    return t.tolist()
 
 
 JOBS = {"zero-reference": "python -m lowlight_det.train", "finetune": "python -m lowlight_det.finetune"}

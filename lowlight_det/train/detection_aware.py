@@ -31,13 +31,13 @@ from lowlight_det.data.loaders import load_detection_dataset
 from lowlight_det.data.synthesis import image_generator, random_darkening
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
+from lowlight_det.distributed import broadcast_floats, init_distributed
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, sha256_file
 from lowlight_det.eval import paired_delta_map50, validate
 from lowlight_det.io import write_json
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
-from lowlight_det.train.common import broadcast_floats, init_distributed
 from lowlight_det.train.loop import EpochLoop
 from lowlight_det.train.zero_reference import TrainingDivergedError
 
@@ -92,8 +92,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     Writes to ``cfg.out``: ``config.yaml``, ``last.pt`` (every epoch, atomically), ``best.pt`` (best val
     mAP50; loadable as enhancer weights anywhere), ``log.csv``, ``history.json``. Seed before calling.
     """
-    device = resolve_device(cfg.device)
-    dist_info = init_distributed(device)  # before Ultralytics is imported (see init_distributed)
+    dist_info = init_distributed(resolve_device(cfg.device))  # before Ultralytics is imported (see init_distributed)
+    device = dist_info.device  # cuda:LOCAL_RANK on each rank of a multi-GPU run
     from lowlight_det.detection.pipeline import EnhancedDetector
     from lowlight_det.detection.ultralytics import build_detector, detector_module, letterboxed_dataset
 

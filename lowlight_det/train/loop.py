@@ -22,10 +22,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from lowlight_det.config import to_dict
+from lowlight_det.distributed import DistInfo
 from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, make_checkpoint
 from lowlight_det.io import write_json, write_text
 from lowlight_det.runinfo import git_commit, versions
-from lowlight_det.train.common import DistInfo, read_training_checkpoint, write_csv_log
+from lowlight_det.train.common import read_training_checkpoint, write_csv_log
 
 logger = logging.getLogger(__name__)
 

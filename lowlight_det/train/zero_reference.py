@@ -15,10 +15,10 @@ from lowlight_det.config import TrainConfig, to_dict
 from lowlight_det.data.catalog import resolve_dataset
 from lowlight_det.data.unpaired import ImageFolder
 from lowlight_det.devices import resolve_device
+from lowlight_det.distributed import init_distributed
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.io import write_text
 from lowlight_det.losses import ZeroReferenceLoss
-from lowlight_det.train.common import init_distributed
 from lowlight_det.train.loop import EpochLoop
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, progress: bool 
     Raises:
         TrainingDivergedError: NaN/inf loss; the previous epoch's checkpoint is left untouched.
     """
-    device = resolve_device(cfg.device)
-    dist_info = init_distributed(device)
+    dist_info = init_distributed(resolve_device(cfg.device))
+    device = dist_info.device  # cuda:LOCAL_RANK on each rank of a multi-GPU run
     entry = resolve_dataset(cfg.data, data_root=cfg.data_root)
     dataset = ImageFolder(entry.root, image_size=cfg.imgsz)
     held_out = dataset.split(cfg.holdout, cfg.seed)
