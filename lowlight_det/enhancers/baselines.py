@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.functional import clahe, gamma_correct
+from lowlight_det.enhancers.functional import clahe, gamma_correct, image_by_image
 
 
 def _check(img: Tensor) -> None:
@@ -25,7 +26,9 @@ class IdentityEnhancer(nn.Module):
 
     def forward(self, img: Tensor) -> Tensor:
         _check(img)
-        return img.clone()
+        if img.requires_grad and torch.is_grad_enabled():
+            return img.clone()
+        return image_by_image(lambda x, out: out.copy_(x), img)
 
 
 class GammaEnhancer(nn.Module):

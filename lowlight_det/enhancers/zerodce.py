@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.functional import UpsampledRows, apply_curves, apply_curves_inplace
+from lowlight_det.enhancers.functional import UpsampledRows, apply_curves, apply_curves_inplace, image_by_image
 from lowlight_det.enhancers.gate import StrengthGate
 
 
@@ -95,15 +95,19 @@ class _CurveEnhancer(nn.Module):
 
     def forward(self, img: Tensor) -> Tensor:
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
-        if self._banded(img):
-            return self._forward_banded(img)
-        n_iter = self.n_iter if self.shared_curve else None
         if (torch.is_grad_enabled() and (img.requires_grad or any(p.requires_grad for p in self.parameters()))) \
                 or torch.jit.is_tracing():
-            return apply_curves(img, self._gated(img, self._curves_for(img)), n_iter)
-        # inference: the same numbers, the gate's strength applied band by band, one pass over memory
-        return apply_curves_inplace(img, self._inference_curves(img), n_iter,
-                                    scale=self.gate(img) if self.gate is not None else None)
+            return apply_curves(img, self._gated(img, self._curves_for(img)), self.n_iter if self.shared_curve else None)
+        _check_image(img)
+        return image_by_image(self._infer_into, img)  # on CPU one image at a time: no batch-sized temporaries
+
+    def _infer_into(self, img: Tensor, out: Tensor) -> None:
+        """Inference: the same numbers, the gate's strength applied band by band, one pass over memory."""
+        if self._banded(img):
+            self._forward_banded(img, out)
+            return
+        apply_curves_inplace(img, self._inference_curves(img), self.n_iter if self.shared_curve else None,
+                             scale=self.gate(img) if self.gate is not None else None, out=out)
 
     def _inference_curves(self, img: Tensor) -> Tensor | UpsampledRows:
         return self._curves_for(img)
@@ -113,7 +117,7 @@ class _CurveEnhancer(nn.Module):
                 and not torch.jit.is_tracing()
                 and img.ndim == 4 and img.shape[2] > 2 * self.band_rows)
 
-    def _forward_banded(self, img: Tensor) -> Tensor:
+    def _forward_banded(self, img: Tensor, out: Tensor) -> Tensor:
         """Exact full-resolution inference in row bands (CPU): each band is computed with a halo of
         ``HALO`` rows, the reach of DCE-Net's seven 3x3 convolutions, so every kept row sees the same
         neighbourhood as in one pass, while the 32-channel activations of a band stay in cache
@@ -121,7 +125,6 @@ class _CurveEnhancer(nn.Module):
         _check_image(img)
         assert self.band_rows is not None
         x = img.to(self._param_dtype())
-        out = torch.empty_like(img)
         strength = self.gate(img) if self.gate is not None else None  # global: from the whole image
         height, rows = img.shape[2], self.band_rows
         for y0 in range(0, height, rows):
