@@ -120,6 +120,9 @@ class TrainConfig(RunSettings):
         validate(self, "train config")
 
 
+TRAIN_MODES = ("enhancer", "detector", "joint")
+"""What ``python -m lowlight_det.finetune --train`` fine-tunes."""
+
 SAMPLES = ("stratified", "first")
 """How a ``limit`` picks images (``DetectionDataset.subset``)."""
 
@@ -275,7 +278,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 class FinetuneConfig(RunSettings):
     """Detection-aware fine-tuning of an enhancer through a frozen detector."""
 
-    detector: str = setting("", "frozen detector: local YOLO .pt")
+    train: str = setting("enhancer", "what learns: enhancer (through the frozen detector), detector (Ultralytics' "
+                                     "training, behind the frozen enhancer; 'none' for the plain baseline) or joint")
+    detector: str = setting("", "detector: local YOLO .pt (frozen with --train enhancer; with BatchNorm for training "
+                                "it)")
     data: str = setting("exdark", "dataset name in datasets.yaml, a data.yaml or an ExDark folder")
     data_root: str | None = setting(None, "folder of catalogued datasets (overrides $LOWLIGHT_DET_DATA)")
     split: str = setting("train", "training split")
@@ -302,11 +308,17 @@ class FinetuneConfig(RunSettings):
     limit: int | None = setting(None, "use only N images of each split (a seeded sample stratified by class and "
                                         "lighting type)", low=1)
     amp: bool = setting(True, "mixed precision on CUDA")
+    detector_lr: float = setting(1e-3, "--train detector/joint: the detector's AdamW learning rate (Ultralytics' "
+                                       "schedule and warm-up; --lr stays the enhancer's)", low=0, high=1, low_open=True)
+    freeze_detector_epochs: int = setting(0, "--train joint: first epochs in which only the enhancer learns", low=0)
     out: str = setting("runs/finetune", "output folder (checkpoints, logs)")
 
     def __post_init__(self) -> None:
         where = "finetune config"
-        check_trainable(where, self.enhancer)
+        if self.train not in TRAIN_MODES:
+            raise ValueError(f"{where}: train must be one of {', '.join(TRAIN_MODES)}, got {self.train!r}")
+        if self.train != "detector":  # the detector baseline may sit behind any enhancer, 'none' included
+            check_trainable(where, self.enhancer)
         validate(self, where)
         check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
 

@@ -130,34 +130,136 @@ def validate_with_enhancer(yolo: YOLO, data_yaml: str | Path, enhancer: nn.Modul
     ensure_offline_fonts()
     validator = EnhancedDetectionValidator(args=args, _callbacks=yolo.callbacks, enhancer=enhancer, on_batch=on_batch)
     validator(model=yolo.model)
-    class_ids: list[int] = list(cast(Any, validator.class_map))  # detector class index -> json category id
-    to_class = {category: index for index, category in enumerate(class_ids)}
-    jdict: list[dict[str, Any]] = list(cast(Any, validator.jdict) or [])
-    predictions = [{**p, "detector_class": to_class[p["category_id"]]} for p in jdict]
-    return ValidationRun(predictions, validator.enhance_seconds, dict(validator.speed),
+    return ValidationRun(raw_predictions(validator), validator.enhance_seconds, dict(validator.speed),
                          float(validator.metrics.box.map50))
 
 
-class EnhancedDetectionTrainer(DetectionTrainer):
-    """Train a detector on enhanced images: the frozen enhancer runs after Ultralytics' augmentation.
+class JointSettings(NamedTuple):
+    """How :class:`EnhancedDetectionTrainer` trains the enhancer together with the detector."""
 
-    Use as ``YOLO(cfg).train(trainer=partial(EnhancedDetectionTrainer, enhancer=e), data=...)``; its
-    validation also sees enhanced images.
+    lr: float                 # the enhancer's own learning rate (its own optimizer group, Ultralytics' schedule)
+    weight_decay: float
+    grad_clip: float          # gradient-norm clip of the enhancer (the detector keeps Ultralytics' own)
+    aux_loss: Callable[[Any, torch.Tensor], torch.Tensor]  # (forward_curves output, input) -> per-image loss
+    freeze_detector_epochs: int = 0  # warm-up: only the enhancer learns during the first epochs
+
+
+class EnhancedDetectionTrainer(DetectionTrainer):
+    """Train a detector on enhanced images with Ultralytics' own loop: the enhancer runs after Ultralytics'
+    augmentation, on every training batch and in every validation.
+
+    Use as ``YOLO(weights).train(trainer=partial(EnhancedDetectionTrainer, enhancer=e), data=...)``.
+
+    Args:
+        enhancer: frozen unless ``joint`` is given.
+        joint: train the enhancer too: its parameters join Ultralytics' optimizer as their own group, its
+            auxiliary (zero-reference) loss is added to the detection loss, its gradients are clipped apart.
+        score: scores a validation's raw predictions (``detector_class`` fields, as :func:`validate_with_enhancer`
+            gives them) and returns ``{"map50": ..., "map50_95": ...}``; its mAP50 then decides the best epoch and
+            early stopping, and both numbers join Ultralytics' metrics as ``lowlight/map50(-95)``.
+        on_save: called after Ultralytics saved its checkpoints each epoch, with the trainer and whether this
+            epoch is the best so far.
+        before_enhancer: optional transform of each training batch (B,3,H,W in [0, 1]) before the enhancer (e.g.
+            on-the-fly darkening), with the trainer as second argument.
     """
 
-    def __init__(self, *args: Any, enhancer: nn.Module, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, enhancer: nn.Module, joint: JointSettings | None = None,
+                 score: Callable[[list[dict[str, Any]]], dict[str, float]] | None = None,
+                 on_save: Callable[[Any, bool], None] | None = None,
+                 before_enhancer: Callable[[torch.Tensor, Any], torch.Tensor] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.enhancer = enhancer.eval().requires_grad_(False)
+        self.enhancer = enhancer.eval().requires_grad_(False) if joint is None else enhancer.train().requires_grad_(True)
+        self.joint, self.score, self.on_save, self.before_enhancer = joint, score, on_save, before_enhancer
+        self.aux_loss_sum, self.aux_steps = 0.0, 0
+        self._detector_params: list[nn.Parameter] | None = None
+        if joint is not None and joint.freeze_detector_epochs > 0:
+            self.add_callback("on_train_epoch_start", _freeze_detector_in_warmup)
 
     def preprocess_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         batch = super().preprocess_batch(batch)
-        batch["img"] = apply_enhancer(self.enhancer, batch["img"])
+        if self.before_enhancer is not None and torch.is_grad_enabled():
+            batch["img"] = self.before_enhancer(batch["img"], self)
+        if self.joint is None or not torch.is_grad_enabled():
+            batch["img"] = apply_enhancer(self.enhancer, batch["img"])
+            return batch
+        img = batch["img"].float()
+        out = cast(Any, self.enhancer.to(img.device).train()).forward_curves(img)
+        with torch.autocast(img.device.type, enabled=False):
+            aux = self.joint.aux_loss(out, img).float()
+        if not torch.isfinite(aux):
+            raise FloatingPointError(f"non-finite auxiliary (zero-reference) loss at epoch {self.epoch + 1}")
+        # Ultralytics' detection loss is summed over the batch: the per-image auxiliary loss is scaled the same way.
+        # Its backward runs now (the graph is kept for the detection loss's backward through the same curves).
+        self.scaler.scale(aux * img.shape[0]).backward(retain_graph=True)
+        self.aux_loss_sum, self.aux_steps = self.aux_loss_sum + aux.item(), self.aux_steps + 1
+        batch["img"] = out.image.clamp(0, 1).to(batch["img"].dtype)
         return batch
+
+    def build_optimizer(self, model: nn.Module, *args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        optimizer = super().build_optimizer(model, *args, **kwargs)
+        if self.joint is not None:
+            self.enhancer.to(self.device)
+            optimizer.add_param_group({"params": list(self.enhancer.parameters()), "lr": self.joint.lr,
+                                       "weight_decay": self.joint.weight_decay, "param_group": "enhancer"})
+        return optimizer
+
+    def optimizer_step(self) -> None:
+        if self.joint is None:
+            super().optimizer_step()
+            return
+        me: Any = self  # Ultralytics' attributes are untyped
+        me.scaler.unscale_(me.optimizer)
+        nn.utils.clip_grad_norm_(me.model.parameters(), max_norm=10.0)  # the detector's clip, as Ultralytics has it
+        nn.utils.clip_grad_norm_(self.enhancer.parameters(), self.joint.grad_clip)
+        me.scaler.step(me.optimizer)
+        me.scaler.update()
+        me.optimizer.zero_grad()
+        if me.ema:
+            me.ema.update(me.model)
 
     def get_validator(self) -> DetectionValidator:
         base = super().get_validator()
-        return EnhancedDetectionValidator(base.dataloader, save_dir=base.save_dir, args=base.args,
-                                          _callbacks=base.callbacks, enhancer=self.enhancer)
+        validator = EnhancedDetectionValidator(base.dataloader, save_dir=base.save_dir, args=base.args,
+                                               _callbacks=base.callbacks, enhancer=self.enhancer)
+        if self.score is not None:
+            validator.args.save_json = True  # keep the raw predictions for our own metric
+        return validator
+
+    def validate(self) -> tuple[Any, Any]:
+        best_before = self.best_fitness
+        metrics, fitness = super().validate()
+        if metrics is None or self.score is None:
+            return metrics, fitness
+        ours = self.score(raw_predictions(self.validator))
+        metrics.update({"lowlight/map50": ours["map50"], "lowlight/map50_95": ours["map50_95"]})
+        fitness = ours["map50"]
+        cast(Any, self).best_fitness = fitness if best_before is None or fitness > best_before else best_before
+        return metrics, fitness
+
+    def save_model(self) -> Any:
+        saved = super().save_model()
+        if self.on_save is not None:
+            self.on_save(self, self.best_fitness == self.fitness)
+        return saved
+
+
+def _freeze_detector_in_warmup(trainer: EnhancedDetectionTrainer) -> None:
+    """``on_train_epoch_start``: the detector's trainable weights learn only after the warm-up epochs."""
+    assert trainer.joint is not None
+    if trainer._detector_params is None:
+        trainer._detector_params = [p for p in cast(Any, trainer.model).parameters() if p.requires_grad]
+    learn = trainer.epoch >= trainer.joint.freeze_detector_epochs
+    for p in trainer._detector_params:
+        p.requires_grad_(learn)
+
+
+def raw_predictions(validator: Any) -> list[dict[str, Any]]:
+    """A validator's COCO-style predictions (original-image pixels) with the detector's own class index in
+    ``detector_class`` (read back through its ``class_map``, COCO-91 ids included)."""
+    class_ids: list[int] = list(cast(Any, validator.class_map))  # detector class index -> json category id
+    to_class = {category: index for index, category in enumerate(class_ids)}
+    jdict: list[dict[str, Any]] = list(cast(Any, validator.jdict) or [])
+    return [{**p, "detector_class": to_class[p["category_id"]]} for p in jdict]
 
 
 def letterboxed_dataset(data_yaml: str | Path, *, split: str = "train", imgsz: int = 640) -> Any:

@@ -206,12 +206,7 @@ def _run_shard(detector: Any, variant: Variant, enhancer: torch.nn.Module, class
     wall = time.perf_counter() - t0
     bar.close()
     n = max(len(variant.records), 1)
-    preds = []
-    for p in run.predictions:
-        labels, keep = class_map.apply(np.array([p["detector_class"]]))
-        if keep[0]:
-            preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
-                          "bbox": list(p["bbox"]), "score": p["score"]})
+    preds = dataset_predictions(run.predictions, class_map)
     if variant.flip:
         preds = unflip(preds, {r.image_id: r.width for r in variant.records})
     preds.sort(key=lambda p: p["image_id"])  # one order however the images were batched or sharded (stable)
@@ -225,6 +220,18 @@ def _run_shard(detector: Any, variant: Variant, enhancer: torch.nn.Module, class
               "inference": speed["inference"], "nms": speed["postprocess"], "images_per_s": n / wall}
     return RowRun(preds, {k: round(v, 2) for k, v in timing.items()}, round(100 * run.map50, 3), len(variant.records),
                   wall)
+
+
+def dataset_predictions(raw: list[dict[str, Any]], class_map: ClassMap) -> list[dict[str, Any]]:
+    """The detector's raw predictions (``detector_class`` fields) as COCO results in the dataset's classes
+    (category = index + 1); detections of classes the dataset does not have are dropped."""
+    preds = []
+    for p in raw:
+        labels, keep = class_map.apply(np.array([p["detector_class"]]))
+        if keep[0]:
+            preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
+                          "bbox": list(p["bbox"]), "score": p["score"]})
+    return preds
 
 
 class Validation(NamedTuple):

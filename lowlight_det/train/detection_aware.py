@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -82,6 +82,30 @@ def split_records(ds: DetectionDataset, fraction: float, seed: int) -> tuple[lis
             [r for i, r in enumerate(ds.records) if i in val_idx])
 
 
+class TuningData(NamedTuple):
+    """The images a fine-tuning run learns from and the hold-out it validates on."""
+
+    dataset: DetectionDataset
+    info: dict[str, Any]  # the catalogue entry (class maps, terms)
+    train: list[Any]
+    val: list[Any]
+    val_from: str  # where the hold-out comes from, in words
+
+
+def tuning_data(cfg: FinetuneConfig) -> TuningData:
+    """``cfg.split`` (a stratified sample with ``cfg.limit``) and its hold-out: ``cfg.val_split``, or a seeded
+    ``cfg.val_fraction`` of the training split."""
+    ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
+    ds = ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
+    if cfg.val_split:
+        val_ds, _ = load_detection_dataset(cfg.data, split=cfg.val_split, data_root=cfg.data_root)
+        train_records, val_records = ds.records, val_ds.subset(cfg.limit, sample="stratified", seed=cfg.seed).records
+    else:
+        train_records, val_records = split_records(ds, cfg.val_fraction, cfg.seed)
+    val_from = cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})"
+    return TuningData(ds, info, train_records, val_records, val_from)
+
+
 def _targets(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: batch[k].to(device) for k in ("batch_idx", "cls", "bboxes")}
 
@@ -99,13 +123,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
 
     work = Path(cfg.out) / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
 
-    ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
-    ds = ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
-    if cfg.val_split:
-        val_ds, _ = load_detection_dataset(cfg.data, split=cfg.val_split, data_root=cfg.data_root)
-        train_records, val_records = ds.records, val_ds.subset(cfg.limit, sample="stratified", seed=cfg.seed).records
-    else:
-        train_records, val_records = split_records(ds, cfg.val_fraction, cfg.seed)
+    ds, info, train_records, val_records, val_from = tuning_data(cfg)
     val_gt = to_coco(DetectionDataset("val", ds.class_names, val_records))
 
     evaluator = EnhancedDetector(cfg.detector, "none", device=device, imgsz=cfg.imgsz, threads=cfg.threads)
@@ -121,7 +139,6 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     optimizer = torch.optim.Adam(_param_groups(enhancer, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    val_from = cfg.val_split or f"{cfg.val_fraction:.0%} of {cfg.split} (seed {cfg.seed})"
     meta = {"detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
             "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records), "val": val_from,
                         "val_images": len(val_records)},

@@ -1,0 +1,214 @@
+"""Fine-tune the detector with an enhancer in front (``python -m lowlight_det.finetune --train detector|joint``).
+
+Ultralytics' own training loop, loss, augmentation, schedule and EMA, through its public subclass points
+(:class:`lowlight_det.detection.ultralytics.EnhancedDetectionTrainer`):
+
+- ``detector``: the detector learns on images passed through a frozen enhancer (``--enhancer none`` for the plain
+  baseline): the fair baseline every other mode is compared with, trained with the identical recipe;
+- ``joint``: the enhancer learns too, at its own learning rate (``--lr``; the detector's is ``--detector-lr``),
+  with the zero-reference terms on its curves, optionally after ``--freeze-detector-epochs`` in which only the
+  enhancer learns.
+
+The detector keeps its own head and classes: the dataset's boxes are written in the detector's class ids
+through the evaluator's class map (ExDark's 12 classes as COCO ids), so zero-shot and fine-tuned rows sit in
+one table. Every epoch is validated on the hold-out with the evaluator's metric (pycocotools mAP50, which picks
+the best epoch and drives early stopping). The output folder holds Ultralytics' ``detector/weights/best.pt``
+(loads with ``YOLO(path)`` and ``--weights``), ``enhancer_best.pt`` (joint; loads as enhancer weights),
+``history.json``/``log.csv``, ``holdout.json`` (zero-shot and fine-tuned mAP on the hold-out, Δ with its
+interval) and ``last.pt`` to ``--resume`` from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from lowlight_det.config import FinetuneConfig, to_dict
+from lowlight_det.data.class_map import resolve_class_map
+from lowlight_det.data.detection import DetectionDataset, to_coco
+from lowlight_det.data.synthesis import image_generator, random_darkening
+from lowlight_det.detection.data import export_for_detector
+from lowlight_det.devices import resolve_device
+from lowlight_det.enhancers import create_enhancer, enhancer_info
+from lowlight_det.enhancers.weights import CHECKPOINT_FORMAT, atomic_save, make_checkpoint, read_checkpoint, sha256_file
+from lowlight_det.eval import coco_map, dataset_predictions, paired_delta_map50, validate
+from lowlight_det.io import write_json, write_text
+from lowlight_det.losses import ZeroReferenceLoss
+from lowlight_det.runinfo import git_commit, versions
+from lowlight_det.train.common import write_csv_log
+from lowlight_det.train.detection_aware import tuning_data
+from lowlight_det.train.loop import arch_kwargs_of
+
+JOB = "finetune"
+
+
+@dataclass
+class DetectorResult:
+    """What :func:`finetune_detector` returns."""
+
+    detector: Path | None      # Ultralytics' best.pt
+    enhancer: Path | None      # joint: the tuned enhancer weights that go with it (detector: None, the frozen start)
+    history: list[dict[str, Any]]
+    best_map50: float
+    holdout: dict[str, Any]
+
+
+def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress: bool = True
+                      ) -> DetectorResult:
+    """Fine-tune ``cfg.detector`` (``cfg.train == "detector"``) or detector and enhancer (``"joint"``).
+
+    Seed the process before calling. ``resume``: the run's ``last.pt`` (continues Ultralytics' run exactly, with
+    the enhancer as it was).
+
+    Raises:
+        ValueError: bad data, detector or settings, or a launch by ``torchrun`` (see the README).
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("--train detector/joint runs in one process: Ultralytics' trainer starts its own "
+                         "processes for several GPUs, which cannot carry the enhancer; run it without torchrun")
+    if not cfg.detector:
+        raise ValueError("--detector is required (a local YOLO .pt; with BatchNorm, e.g. yolo11n-coco-unfused.pt)")
+    device = resolve_device(cfg.device)
+    from lowlight_det.detection.ultralytics import EnhancedDetectionTrainer, JointSettings, build_detector
+
+    out = Path(cfg.out).resolve()
+    work = out / "work"
+    data = tuning_data(cfg)
+    val_gt = to_coco(DetectionDataset("val", data.dataset.class_names, data.val))
+    state = read_checkpoint(resume) if resume else None
+    yolo = build_detector(state["meta"]["ultralytics_last"] if state else cfg.detector)
+    names: dict[int, str] = dict(yolo.names)
+    class_map = resolve_class_map(cfg.class_map, data.dataset.class_names, names, data.info.get("class_maps"))
+    data_yaml = _export(data.train, data.val, class_map, names, work)
+
+    enhancer = create_enhancer(cfg.enhancer, weights=resume if state and cfg.train == "joint" else cfg.init_weights)
+    joint = None
+    if cfg.train == "joint":
+        ref = ZeroReferenceLoss(**to_dict(cfg.loss))
+        joint = JointSettings(lr=cfg.lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip,
+                              aux_loss=lambda o, img: cfg.w_ref * ref(o.ungated, img, o.curves).total,
+                              freeze_detector_epochs=cfg.freeze_detector_epochs)
+    meta = {"config": to_dict(cfg), "versions": versions(), "git_commit": git_commit(), "job": JOB,
+            "detector": {"path": cfg.detector, "sha256": sha256_file(cfg.detector)},
+            "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(data.train), "val": data.val_from,
+                        "val_images": len(data.val)},
+            "class_map": class_map.description, "data_terms": data.info.get("terms"),
+            "tuned_for": f"--train {cfg.train}: detector fine-tuned behind the enhancer"}
+    history: list[dict[str, Any]] = list(state["history"]) if state else []
+
+    def score(raw: list[dict[str, Any]]) -> dict[str, float]:
+        m = coco_map(val_gt, dataset_predictions(raw, class_map))
+        return {"map50": m.map50, "map50_95": m.map50_95}
+
+    def on_save(trainer: Any, best: bool) -> None:
+        """After Ultralytics saved its checkpoints: the enhancer that goes with them, our log and ``last.pt``."""
+        m = trainer.metrics
+        row = {"epoch": trainer.epoch + 1, "val_map50": m.get("lowlight/map50"),
+               "val_map50_95": m.get("lowlight/map50_95"), "ultralytics_map50": round(100 * m["metrics/mAP50(B)"], 3),
+               **{k.split("/")[-1]: v for k, v in (trainer.label_loss_items(trainer.tloss) or {}).items()},
+               "aux": trainer.aux_loss_sum / max(trainer.aux_steps, 1) if joint else None, "best": best}
+        trainer.aux_loss_sum, trainer.aux_steps = 0.0, 0
+        history.append(row)
+        epoch_meta = {**meta, "epoch": trainer.epoch + 1, "val": {"map50": row["val_map50"]},
+                      "ultralytics_last": str(trainer.last)}
+        if joint:
+            ckpt = make_checkpoint(enhancer, arch=cfg.enhancer, arch_kwargs=arch_kwargs_of(enhancer), meta=epoch_meta)
+            if best:
+                atomic_save(ckpt, out / "enhancer_best.pt")
+        else:  # the enhancer is frozen: cfg.init_weights says which weights it has
+            ckpt = {"format": CHECKPOINT_FORMAT, "arch": enhancer_info(cfg.enhancer).arch, "arch_kwargs": {},
+                    "state_dict": {}, "meta": epoch_meta}
+        # last.pt: the enhancer, our settings and history, and where Ultralytics' own state is (optimizer in there)
+        atomic_save({**ckpt, "optimizer": {}, "epoch": trainer.epoch + 1, "history": history}, out / "last.pt")
+        write_json(out / "history.json", history)
+        write_csv_log(out / "log.csv", history)
+
+    trainer = partial(EnhancedDetectionTrainer, enhancer=enhancer, joint=joint, score=score, on_save=on_save,
+                      before_enhancer=_darkening(cfg) if cfg.darken_share > 0 else None)
+    args = {"data": str(data_yaml), "epochs": cfg.epochs, "batch": cfg.batch_size, "imgsz": cfg.imgsz,
+            "device": "cpu" if device.type == "cpu" else str(device.index or 0), "workers": cfg.workers,
+            "seed": cfg.seed, "deterministic": True, "optimizer": "AdamW", "lr0": cfg.detector_lr,
+            "patience": cfg.patience, "project": str(out), "name": "detector", "exist_ok": True,
+            "amp": cfg.amp and device.type == "cuda", "plots": False, "verbose": False, "val": True}
+    if state:
+        args = {"resume": True, "workers": cfg.workers, "device": args["device"]}
+    write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    yolo.train(trainer=trainer, **args)
+
+    best_detector = out / "detector" / "weights" / "best.pt"
+    best_enhancer = out / "enhancer_best.pt" if joint and (out / "enhancer_best.pt").is_file() else None
+    holdout = _holdout(cfg, data, class_map, val_gt, best_detector, best_enhancer, work, device)
+    write_json(out / "holdout.json", holdout)
+    best = max((r["val_map50"] for r in history if r["val_map50"] is not None), default=-1.0)
+    return DetectorResult(best_detector if best_detector.is_file() else None, best_enhancer, history, best, holdout)
+
+
+def _export(train: list[Any], val: list[Any], class_map: Any, names: dict[int, str], work: Path) -> Path:
+    """Training and hold-out images as one YOLO dataset in the detector's class ids; returns its data.yaml."""
+    folders = {split: export_for_detector(records, class_map, names, work / split).parent / "images" / "val"
+               for split, records in (("train", train), ("val", val))}
+    data = {"path": str(work), "train": str(folders["train"]), "val": str(folders["val"]),
+            "names": {i: names[i] for i in range(len(names))}}
+    return write_text(work / "data.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def _darkening(cfg: FinetuneConfig) -> Any:
+    """``before_enhancer``: darken ``cfg.darken_share`` of each training batch by a random number of stops (noise
+    drawn per seed, epoch and step: a resumed run darkens as the uninterrupted one would)."""
+    def darken(img: torch.Tensor, trainer: Any) -> torch.Tensor:
+        trainer.darken_step = getattr(trainer, "darken_step", 0) + 1
+        g = image_generator(cfg.seed, trainer.epoch * 1_000_003 + trainer.darken_step)
+        dark, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
+                                   generator=g)
+        return dark
+
+    return darken
+
+
+def _holdout(cfg: FinetuneConfig, data: Any, class_map: Any, val_gt: dict[str, Any], detector: Path,
+             enhancer_file: Path | None, work: Path, device: torch.device) -> dict[str, Any]:
+    """Zero-shot (the starting detector, no enhancement) against the fine-tuned pair on the hold-out, with the
+    evaluator's pipeline and metric, and Δ mAP50 with its paired 95% interval."""
+    from lowlight_det.detection.pipeline import EnhancedDetector
+
+    def check(weights: str | Path, enhancer: nn.Module) -> Any:
+        det = EnhancedDetector(weights, "none", device=device, imgsz=cfg.imgsz, threads=cfg.threads)
+        return validate(det, enhancer, data.val, class_map, val_gt, imgsz=cfg.imgsz, batch_size=cfg.batch_size,
+                        workers=cfg.workers, workdir=work / "holdout")
+
+    start = check(cfg.detector, create_enhancer("none"))
+    result: dict[str, Any] = {"tuning_images": len(data.train), "holdout_images": len(data.val),
+                              "zero_shot_none": {"map50": start.metrics.map50, "map50_95": start.metrics.map50_95}}
+    if detector.is_file():
+        enhancer = create_enhancer(cfg.enhancer, weights=enhancer_file or cfg.init_weights)
+        tuned = check(detector, enhancer)
+        d = paired_delta_map50(val_gt, start.predictions, tuned.predictions, resamples=200)
+        result.update(tuned={"map50": tuned.metrics.map50, "map50_95": tuned.metrics.map50_95,
+                             "detector": str(detector), "enhancer": cfg.enhancer,
+                             "enhancer_weights": str(enhancer_file) if enhancer_file else cfg.init_weights},
+                      delta_map50_vs_zero_shot=round(d.delta, 3), ci95=[round(d.low, 3), round(d.high, 3)])
+    return json.loads(json.dumps(result))
+
+
+def holdout_text(h: dict[str, Any]) -> str:
+    """One line: did fine-tuning the detector help on the hold-out.
+
+    Example:
+        >>> holdout_text({"tuning_images": 8, "holdout_images": 2, "zero_shot_none": {"map50": 50.0},
+        ...               "tuned": {"map50": 55.0}, "delta_map50_vs_zero_shot": 5.0, "ci95": [1.0, 9.0]})
+        'hold-out (2 images; trained on 8): zero-shot 50.0, fine-tuned 55.0 mAP50: +5.0 [+1.0, +9.0]'
+    """
+    text = (f"hold-out ({h['holdout_images']} images; trained on {h['tuning_images']}): zero-shot "
+            f"{h['zero_shot_none']['map50']:.1f}")
+    if "tuned" in h:
+        low, high = h["ci95"]
+        text += f", fine-tuned {h['tuned']['map50']:.1f} mAP50: {h['delta_map50_vs_zero_shot']:+.1f} [{low:+.1f}, {high:+.1f}]"
+    return text
