@@ -108,7 +108,8 @@ def main() -> None:
     result = {"arch": arch, "run": str(run), "rule": f"highest mean PSNR vs the authors' output on the run's "
               f"{len(dark)} held-out images with mean brightness < {DARK_BELOW} (of {len(held)} held out); within "
               f"{TIE_DB} dB the earliest epoch",
-              "holdout_images": len(held), "holdout_dark_images": len(dark), "parity_images": len(parity_imgs), "config": meta["config"],
+              "holdout_images": len(held), "holdout_dark_images": len(dark), "parity_images": len(parity_imgs),
+              "config": meta["config"],
               "chosen_epoch": chosen["epoch"], "chosen": chosen, "epochs": rows,
               "compare": {"weights": args.compare, **measure(args.compare)}}
     print(f"chosen: epoch {chosen['epoch']}: dark hold-out {chosen['holdout_dark']['psnr_db']} dB, parity photos "

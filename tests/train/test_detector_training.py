@@ -86,7 +86,7 @@ def test_an_interrupted_detector_run_resumes_from_last_pt(setup: dict[str, Path]
     save = EnhancedDetectionTrainer.save_model
 
     def save_then_stop(self: EnhancedDetectionTrainer) -> object:  # the machine goes down after epoch 1's save
-        saved = save(self)
+        save(self)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(EnhancedDetectionTrainer, "save_model", save_then_stop)
