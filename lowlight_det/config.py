@@ -121,6 +121,7 @@ class TrainConfig(RunSettings):
 
 
 TRAIN_MODES = ("enhancer", "detector", "joint")
+GATES = ("global", "spatial")
 """What ``python -m lowlight_det.finetune --train`` fine-tunes."""
 
 SAMPLES = ("stratified", "first")
@@ -289,7 +290,9 @@ class FinetuneConfig(RunSettings):
     val_fraction: float = setting(0.2, "hold-out share when --val-split none", low=0, high=1, low_open=True)
     enhancer: str = setting("zerodce", "architecture to tune")
     init_weights: str | None = setting("default", "start from these enhancer weights (default: shipped)")
-    adaptive: bool = setting(False, "learn a per-image strength gate on the curves (enhancers/gate.py)")
+    adaptive: bool = setting(False, "learn a strength gate on the curves (enhancers/gate.py)")
+    gate: str = setting("global", "with --adaptive: 'global' (one strength per image) or 'spatial' (a low-resolution "
+                                  "strength map: dark regions lifted, lit ones kept)")
     gate_lr: float = setting(5e-3, "Adam learning rate of the strength gate", low=0, high=1, low_open=True)
     darken_share: float = setting(0.0, "share of training images darkened on the fly by a random number of stops",
                                   low=0, high=1)
@@ -317,6 +320,8 @@ class FinetuneConfig(RunSettings):
         where = "finetune config"
         if self.train not in TRAIN_MODES:
             raise ValueError(f"{where}: train must be one of {', '.join(TRAIN_MODES)}, got {self.train!r}")
+        if self.gate not in GATES:
+            raise ValueError(f"{where}: gate must be one of {', '.join(GATES)}, got {self.gate!r}")
         if self.train != "detector":  # the detector baseline may sit behind any enhancer, 'none' included
             check_trainable(where, self.enhancer)
         validate(self, where)

@@ -68,11 +68,11 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
 
 @register_enhancer("zerodce", learned=True, trainable=True)
 def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-            adaptive: bool | None = None) -> ZeroDCE:
+            adaptive: bool | str | None = None) -> ZeroDCE:
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
 
-    ``adaptive``: with a learned per-image strength gate (None: as the weights say; True on weights
-    without a gate adds one at its init, for fine-tuning).
+    ``adaptive``: with a learned strength gate, per image (True) or a low-resolution map (``"spatial"``); None:
+    as the weights say; a gate asked for on weights without one is added at its init, for fine-tuning.
     """
     return _build(ZeroDCE, "zerodce", weights,  # type: ignore[return-value]
                   {"width": width, "n_iter": n_iter, "adaptive": adaptive})
@@ -80,7 +80,7 @@ def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: 
 
 @register_enhancer("zerodce++", learned=True, trainable=True)
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-               scale_factor: float = 12, adaptive: bool | None = None) -> ZeroDCEPP:
+               scale_factor: float = 12, adaptive: bool | str | None = None) -> ZeroDCEPP:
     """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` and ``adaptive`` as for zerodce."""
     model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter, "adaptive": adaptive})
     assert isinstance(model, ZeroDCEPP)

@@ -76,7 +76,8 @@ def _bilinear_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor,
 
 
 def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: int | None = None, *,
-                         band_rows: int | None = None, scale: Tensor | None = None, out: Tensor | None = None
+                         band_rows: int | None = None, scale: Tensor | UpsampledRows | None = None,
+                         out: Tensor | None = None
                          ) -> Tensor:
     """:func:`apply_curves` for inference: the same arithmetic in the same order (bit-identical results), done in
     place on row bands of one copy of ``img``, so every iteration of a band runs while it is in cache and no
@@ -89,8 +90,9 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
         n_iter: iterations of a single shared map.
         band_rows: rows processed together (default: 32 rows of one image, fewer per image in a batch, so a
             band stays in cache: at 640x640 on 2 cores batch 8 runs 2x faster per image with 4 rows than with 32).
-        scale: per-image strength (B, 1, 1, 1) multiplying the α maps (a strength gate), applied band by band:
-            the same result as passing ``curves * scale``, without a full-size copy.
+        scale: strength multiplying the α maps (a strength gate), applied band by band: the same result as
+            passing ``curves * scale``, without a full-size copy. Per image (B, 1, 1, 1), or per pixel: a
+            full-size (B, 1, H, W) map or a low-resolution one to upsample (:class:`UpsampledRows`).
         out: write the result here (contiguous, ``img``'s shape) instead of a new tensor.
 
     Example:
@@ -104,27 +106,36 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
         raise ValueError(f"out must be a contiguous tensor of the input's shape {tuple(img.shape)}")
     if isinstance(curves, UpsampledRows) and not n_iter:
         raise ValueError("an upsampled low-resolution map is one shared map: pass n_iter")
-    if out is not None and (out.shape != img.shape or not out.is_contiguous()):
-        raise ValueError(f"out must be a contiguous tensor of the input's shape {tuple(img.shape)}")
     maps: Any = (curves,) * n_iter if n_iter else cast(Tensor, curves).split(3, dim=1)
     band_rows = band_rows or max(2, 32 // img.shape[0])
     with torch.no_grad():
         out = img.clone(memory_format=torch.contiguous_format) if out is None else out.copy_(img)
         tmp = torch.empty_like(out[:, :, :band_rows])
-        scale = scale.to(img.dtype) if scale is not None else None
         for y0 in range(0, out.shape[2], band_rows):
             y1 = min(y0 + band_rows, out.shape[2])
             x, t = out[:, :, y0:y1], tmp[:, :, : y1 - y0]
-            band = [alpha.rows(y0, y1) if isinstance(alpha, UpsampledRows) else alpha[:, :, y0:y1]
-                    for alpha in maps[:1 if n_iter else None]]
+            band = [map_rows(alpha, y0, y1) for alpha in maps[:1 if n_iter else None]]
             if scale is not None:  # the gated maps of this band, as ``curves * scale`` would give them
-                band = [alpha * scale for alpha in band]
+                s = map_rows(scale, y0, y1).to(img.dtype)
+                band = [alpha * s for alpha in band]
             for alpha in band * (n_iter or 1):  # x = x + α·(x² − x), as apply_curves computes it
                 torch.mul(x, x, out=t)
                 t.sub_(x)
                 t.mul_(alpha)
                 x.add_(t)
     return out
+
+
+def map_rows(m: Tensor | UpsampledRows, y0: int, y1: int) -> Tensor:
+    """Rows ``y0:y1`` of a full-size map, of an upsampled low-resolution one, or all of a (B, C, 1, 1) one.
+
+    Example:
+        >>> map_rows(torch.arange(6.0).view(1, 1, 3, 2), 1, 2).tolist()
+        [[[[2.0, 3.0]]]]
+    """
+    if isinstance(m, UpsampledRows):
+        return m.rows(y0, y1)
+    return m if m.shape[2] == 1 else m[:, :, y0:y1]
 
 
 def gamma_correct(img: Tensor, gamma: float) -> Tensor:

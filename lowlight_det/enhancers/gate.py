@@ -1,20 +1,31 @@
-"""Illumination-adaptive strength: a learned, per-image scale on a curve enhancer's α maps.
+"""Illumination-adaptive strength: a learned scale on a curve enhancer's α maps, per image or per region.
 
 Enhancement that helps a detector on a very dark frame hurts it on a frame with strong lights or
-enough light already. A tiny MLP looks at global exposure statistics of the input and returns a
-strength ``s`` in (0, 1) per image; the curve maps become ``s · α``, so ``s → 0`` is the identity and
-``s → 1`` the full curves, and the result stays a monotonic curve of the input at every pixel.
+enough light already. :class:`StrengthGate`: a tiny MLP looks at global exposure statistics of the input and
+returns a strength ``s`` in (0, 1) per image. :class:`SpatialStrengthGate`: the same statistics measured on
+cells of 40x40 pixels (and the global ones) give a low-resolution strength map, upsampled smoothly, so dark
+regions can be lifted while light sources and lit regions stay as they are. The curve maps become ``s · α``,
+so ``s → 0`` is the identity and ``s → 1`` the full curves, and the result stays a monotonic curve of the input
+at every pixel.
 """
 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 N_STATS = 5
 _LOG_EPS = 0.01  # log-mean luminance floor: log(0.01) = -4.6
+
+
+def luminance(img: Tensor) -> Tensor:
+    """Rec. 601 luminance (B, 1, H, W) float32 of RGB images (B, 3, H, W) in [0, 1]."""
+    weights = img.new_tensor([0.299, 0.587, 0.114], dtype=torch.float32).view(1, 3, 1, 1)
+    return (img.float() * weights).sum(1, keepdim=True)
 
 
 def illumination_stats(img: Tensor) -> Tensor:
@@ -32,8 +43,7 @@ def illumination_stats(img: Tensor) -> Tensor:
         >>> [round(v, 4) + 0.0 for v in illumination_stats(torch.zeros(1, 3, 4, 4))[0].tolist()]
         [0.0, 0.0, 0.0, 1.0, 0.0]
     """
-    weights = img.new_tensor([0.299, 0.587, 0.114], dtype=torch.float32).view(1, 3, 1, 1)
-    lum = (img.float() * weights).sum(1).flatten(1)  # (B, H·W)
+    lum = luminance(img).flatten(1)  # (B, H·W)
     mean = lum.mean(1)
     std = (lum - mean[:, None]).square().mean(1).sqrt()
     log_mean = 1 + torch.log(lum + _LOG_EPS).mean(1) / -math.log(_LOG_EPS)
@@ -55,6 +65,8 @@ class StrengthGate(nn.Module):
         0.9
     """
 
+    spatial = False
+
     def __init__(self, *, hidden: int = 8, init_strength: float = 0.9) -> None:
         super().__init__()
         if not 0 < init_strength < 1:
@@ -68,3 +80,66 @@ class StrengthGate(nn.Module):
         stats = illumination_stats(img).to(self.fc1.weight.dtype)
         logit = self.fc2(torch.relu(self.fc1(stats)))
         return torch.sigmoid(logit.float()).view(-1, 1, 1, 1)
+
+
+def _logit(p: float) -> float:
+    if not 0 < p < 1:
+        raise ValueError(f"init_strength must be in (0, 1), got {p}")
+    return math.log(p / (1 - p))
+
+
+class SpatialStrengthGate(nn.Module):
+    """A strength map ``s(x, y)`` in (0, 1): per cell of ``cell`` x ``cell`` pixels (40: 16 cells across a 640
+    detector input), the five exposure statistics of the cell and of the whole image go through a
+    1x1 → 3x3 → 1x1 convolution stack; 681 parameters. The map is low resolution (B, 1, ⌈H/cell⌉, ⌈W/cell⌉);
+    :func:`upsample_strength` brings it to the image size (bilinear, ``align_corners=True``: smooth, no blocks).
+    The last layer starts at zero weights, so every region starts at ``init_strength``. Exports to ONNX with
+    dynamic sizes (fixed pooling windows).
+
+    Example:
+        >>> gate = SpatialStrengthGate(init_strength=0.9)
+        >>> s = gate(torch.rand(2, 3, 60, 90))
+        >>> tuple(s.shape), round(s[0, 0, 1, 2].item(), 4)
+        ((2, 1, 2, 3), 0.9)
+    """
+
+    spatial = True
+
+    def __init__(self, *, hidden: int = 8, init_strength: float = 0.9, cell: int = 40) -> None:
+        super().__init__()
+        self.cell = cell
+        self.fc1 = nn.Conv2d(2 * N_STATS, hidden, 1)
+        self.mix = nn.Conv2d(hidden, hidden, 3, padding=1, padding_mode="replicate")
+        self.fc2 = nn.Conv2d(hidden, 1, 1)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.constant_(cast(Tensor, self.fc2.bias), _logit(init_strength))
+
+    def forward(self, img: Tensor) -> Tensor:
+        lum = luminance(img)
+        pool = lambda t: F.avg_pool2d(t, self.cell, ceil_mode=True)  # noqa: E731  # partial cells: their own pixels
+        mean = pool(lum)
+        local = torch.cat([mean, 2 * (pool(lum.square()) - mean.square()).clamp_min(0).sqrt(),
+                           1 + pool(torch.log(lum + _LOG_EPS)) / -math.log(_LOG_EPS),
+                           pool((lum < 0.1).float()), pool((lum > 0.75).float())], dim=1)
+        glob = illumination_stats(img)[:, :, None, None].expand_as(local)
+        x = torch.cat([local, glob], dim=1).to(self.fc1.weight.dtype)
+        x = torch.relu(self.mix(torch.relu(self.fc1(x))))
+        return torch.sigmoid(self.fc2(x).float())
+
+
+def upsample_strength(strength: Tensor, height: int, width: int) -> Tensor:
+    """A strength map at the image size (per-image strengths (B, 1, 1, 1) are returned as they are)."""
+    if strength.shape[-2:] == (1, 1) or strength.shape[-2:] == (height, width):
+        return strength
+    return F.interpolate(strength, size=(height, width), mode="bilinear", align_corners=True)
+
+
+def make_gate(adaptive: bool | str) -> nn.Module | None:
+    """The gate an ``adaptive`` setting asks for: ``True`` / ``"global"`` per image, ``"spatial"`` a map."""
+    if adaptive in (False, None, "", "none"):
+        return None
+    if adaptive in (True, "global"):
+        return StrengthGate()
+    if adaptive == "spatial":
+        return SpatialStrengthGate()
+    raise ValueError(f"adaptive must be true, 'global' or 'spatial', got {adaptive!r}")

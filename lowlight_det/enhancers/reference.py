@@ -40,8 +40,10 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
         maps = [r] * model.n_iter
     else:
         maps = list(model._dce_net(x).split(3, 1))
-    if model.gate is not None:  # per-image strength on the α maps, from the whole image
+    if model.gate is not None:  # strength on the α maps (per image, or a map upsampled bilinearly)
         strength = model.gate(x)
+        if strength.shape[-2:] != (1, 1):
+            strength = F.interpolate(strength, size=x.shape[-2:], mode="bilinear", align_corners=True)
         maps = [a * strength for a in maps]
     for a in maps:
         x = x + a * (x.pow(2) - x)

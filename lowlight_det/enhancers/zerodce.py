@@ -8,8 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.functional import UpsampledRows, apply_curves, apply_curves_inplace, image_by_image
-from lowlight_det.enhancers.gate import StrengthGate
+from lowlight_det.enhancers.functional import (
+    UpsampledRows,
+    apply_curves,
+    apply_curves_inplace,
+    image_by_image,
+    map_rows,
+)
+from lowlight_det.enhancers.gate import make_gate, upsample_strength
 
 
 class CurveOutput(NamedTuple):
@@ -44,7 +50,7 @@ class _CurveEnhancer(nn.Module):
     width: int
     shared_curve: bool
     band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: one pass
-    gate: StrengthGate | None  # illumination-adaptive strength (``adaptive=True``); None: full curves (no class default:
+    gate: nn.Module | None  # strength gate (``adaptive``, enhancers/gate.py); None: full curves (no class default:
     # nn.Module keeps submodules in _modules, which a class attribute would shadow)
     conv1: nn.Module
     conv2: nn.Module
@@ -82,16 +88,28 @@ class _CurveEnhancer(nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
     @property
-    def adaptive(self) -> bool:
-        """True when a learned per-image strength scales the curves (see :mod:`lowlight_det.enhancers.gate`)."""
-        return self.gate is not None
+    def adaptive(self) -> bool | str:
+        """False without a gate; True for a learned per-image strength, ``"spatial"`` for a strength map (see
+        :mod:`lowlight_det.enhancers.gate`): the value ``adaptive=`` takes to rebuild the same model."""
+        if self.gate is None:
+            return False
+        return "spatial" if getattr(self.gate, "spatial", False) else True
 
     def _gated(self, img: Tensor, curves: Tensor, strength: Tensor | None = None) -> Tensor:
         if self.gate is None:
             return curves
         if strength is None:
             strength = self.gate(img)
-        return curves * strength.to(curves.dtype)
+        return curves * upsample_strength(strength, curves.shape[2], curves.shape[3]).to(curves.dtype)
+
+    def _inference_strength(self, img: Tensor) -> Tensor | UpsampledRows | None:
+        """The gate's strength for inference: per image, or a low-resolution map upsampled band by band."""
+        if self.gate is None:
+            return None
+        strength = self.gate(img)
+        if strength.shape[-2:] == (1, 1) or strength.shape[-2:] == img.shape[-2:]:
+            return strength
+        return UpsampledRows(strength, img.shape[2], img.shape[3])
 
     def forward(self, img: Tensor) -> Tensor:
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
@@ -107,7 +125,7 @@ class _CurveEnhancer(nn.Module):
             self._forward_banded(img, out)
             return
         apply_curves_inplace(img, self._inference_curves(img), self.n_iter if self.shared_curve else None,
-                             scale=self.gate(img) if self.gate is not None else None, out=out)
+                             scale=self._inference_strength(img), out=out)
 
     def _inference_curves(self, img: Tensor) -> Tensor | UpsampledRows:
         return self._curves_for(img)
@@ -125,14 +143,14 @@ class _CurveEnhancer(nn.Module):
         _check_image(img)
         assert self.band_rows is not None
         x = img.to(self._param_dtype())
-        strength = self.gate(img) if self.gate is not None else None  # global: from the whole image
+        strength = self._inference_strength(img)  # from the whole image (a map: its rows follow the bands)
         height, rows = img.shape[2], self.band_rows
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             a, b = max(0, y0 - HALO), min(height, y1 + HALO)
             curves = self.estimate_curves(x[:, :, a:b])[:, :, y0 - a:y1 - a].to(img.dtype)
             out[:, :, y0:y1] = apply_curves_inplace(img[:, :, y0:y1], curves, self.n_iter if self.shared_curve else None,
-                                                    scale=strength)
+                                                    scale=None if strength is None else map_rows(strength, y0, y1))
         return out
 
     def forward_curves(self, img: Tensor) -> CurveOutput:
@@ -162,7 +180,8 @@ class ZeroDCE(_CurveEnhancer):
     Seven 3x3 convolutions with symmetric skip concatenations; the last one outputs ``3·n_iter``
     α maps through tanh, applied as ``n_iter`` iterations of LE(x) = x + α·(x² − x). With
     ``adaptive=True`` a learned per-image strength in (0, 1) scales the α maps
-    (:class:`~lowlight_det.enhancers.gate.StrengthGate`, 57 more parameters).
+    (:class:`~lowlight_det.enhancers.gate.StrengthGate`, 57 more parameters); ``adaptive="spatial"`` a learned
+    low-resolution strength map (:class:`~lowlight_det.enhancers.gate.SpatialStrengthGate`, 681).
 
     Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
 
@@ -177,7 +196,7 @@ class ZeroDCE(_CurveEnhancer):
     shared_curve = False
     band_rows: int | None = 64  # CPU inference in exact row bands (see _forward_banded); None: one pass
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool = False) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False) -> None:
         super().__init__()
         self.n_iter = n_iter
         self.width = width
@@ -189,7 +208,7 @@ class ZeroDCE(_CurveEnhancer):
         self.conv6 = nn.Conv2d(2 * width, width, 3, padding=1)
         self.conv7 = nn.Conv2d(2 * width, 3 * n_iter, 3, padding=1)
         _init_weights(self)
-        self.gate = StrengthGate() if adaptive else None
+        self.gate = make_gate(adaptive)
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
@@ -214,7 +233,7 @@ class ZeroDCEPP(_CurveEnhancer):
     Depthwise-separable convolutions estimate one 3-channel α map on the input downscaled by
     ``scale_factor`` (bilinear); the map is upsampled back to the exact input size
     (bilinear, ``align_corners=True``) and reused for ``n_iter`` iterations at full resolution.
-    ``adaptive=True`` adds the per-image strength gate, as for :class:`ZeroDCE`.
+    ``adaptive`` adds a strength gate (per image, or ``"spatial"``), as for :class:`ZeroDCE`.
     Any H x W works; the output has exactly the input size.
 
     Shape: input (B, 3, H, W) float RGB in [0, 1]; output the same shape, dtype and device.
@@ -229,7 +248,8 @@ class ZeroDCEPP(_CurveEnhancer):
 
     shared_curve = True
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12, adaptive: bool = False) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12,
+                 adaptive: bool | str = False) -> None:
         super().__init__()
         if scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
@@ -244,7 +264,7 @@ class ZeroDCEPP(_CurveEnhancer):
         self.conv6 = SeparableConv(2 * width, width)
         self.conv7 = SeparableConv(2 * width, 3)
         _init_weights(self)
-        self.gate = StrengthGate() if adaptive else None
+        self.gate = make_gate(adaptive)
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """One α map (B, 3, H, W) in [-1, 1], estimated at 1/``scale_factor`` resolution."""

@@ -132,7 +132,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     dataset = letterboxed_dataset(train_yaml, split="val", imgsz=cfg.imgsz)
     detector = freeze(detector_module(build_detector(cfg.detector)).to(device))  # its own copy, for the loss
 
-    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **({"adaptive": True} if cfg.adaptive else {}))
+    gate: dict[str, Any] = {"adaptive": True if cfg.gate == "global" else cfg.gate} if cfg.adaptive else {}
+    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **gate)
     enhancer = enhancer.to(device).train()
     if not hasattr(enhancer, "forward_curves"):
         raise ValueError(f"enhancer {cfg.enhancer!r} is not a trainable curve enhancer")

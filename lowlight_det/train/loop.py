@@ -46,8 +46,9 @@ class WithCurves(nn.Module):
 def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
     """The architecture options a checkpoint of ``model`` needs (width, iterations, strength gate)."""
     kwargs: dict[str, Any] = {"width": model.width, "n_iter": model.n_iter}
-    if getattr(model, "adaptive", False):
-        kwargs["adaptive"] = True
+    adaptive = getattr(model, "adaptive", False)
+    if adaptive:
+        kwargs["adaptive"] = adaptive  # True (per image) or "spatial"
     return kwargs
 
 

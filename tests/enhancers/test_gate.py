@@ -10,7 +10,14 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
-from lowlight_det.enhancers.gate import StrengthGate, illumination_stats
+from lowlight_det.enhancers.gate import (
+    SpatialStrengthGate,
+    StrengthGate,
+    illumination_stats,
+    make_gate,
+    upsample_strength,
+)
+from lowlight_det.enhancers.reference import reference_forward
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.export import main as export_main
 from lowlight_det.train.loop import arch_kwargs_of
@@ -139,5 +146,88 @@ def test_onnx_export_of_an_adaptive_enhancer(tmp_path: Path, capsys: pytest.Capt
     out = tmp_path / "gated.onnx"
     assert export_main(["--enhancer", "zerodce++", "--weights", str(weights), "--dynamic", "--out", str(out),
                         "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith("OK") and float(printed.split("max abs error ")[1].split()[0]) <= 1e-4
+
+
+# --- the spatial strength map (adaptive="spatial") -------------------------------------------------------------
+
+def _spatial(cls: type[ZeroDCE] | type[ZeroDCEPP]) -> ZeroDCE | ZeroDCEPP:
+    """A spatial gate that lifts dark cells and leaves bright ones (local mean luminance → low strength)."""
+    torch.manual_seed(0)
+    model = cls(adaptive="spatial").eval()
+    gate = model.gate
+    assert isinstance(gate, SpatialStrengthGate)
+    with torch.no_grad():
+        gate.fc1.weight.zero_()
+        gate.fc1.bias.zero_()
+        gate.fc1.weight[0, 0] = -1.0  # hidden 0 = relu(0.5 - local mean)
+        gate.fc1.bias[0] = 0.5
+        gate.mix.weight.zero_()
+        gate.mix.bias.zero_()
+        gate.mix.weight[0, 0, 1, 1] = 1.0  # pass hidden 0 through the 3x3 (centre tap)
+        gate.fc2.weight.zero_()
+        gate.fc2.weight[0, 0] = 30.0
+        gate.fc2.bias.fill_(-6.0)  # bright cells: sigmoid(-6) ≈ 0; dark cells: sigmoid(+9) ≈ 1
+    return model
+
+
+def test_spatial_gate_starts_at_its_init_strength_on_a_grid() -> None:
+    gate = SpatialStrengthGate(init_strength=0.8)
+    assert sum(p.numel() for p in gate.parameters()) == 681
+    s = gate(torch.rand(2, 3, 100, 300))
+    assert s.shape == (2, 1, 3, 8)  # 40-pixel cells, the last ones partial
+    torch.testing.assert_close(s, torch.full_like(s, 0.8))
+    assert upsample_strength(s, 100, 300).shape == (2, 1, 100, 300)
+    assert make_gate(False) is None and isinstance(make_gate(True), StrengthGate)
+    with pytest.raises(ValueError, match="spatial"):
+        make_gate("local")
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_spatial_strength_lifts_dark_regions_and_keeps_lit_ones(cls: type[ZeroDCE] | type[ZeroDCEPP]) -> None:
+    model = _spatial(cls)
+    img = torch.full((1, 3, 120, 320), 0.05)
+    img[:, :, :, 160:] = 0.8  # a lit region on the right (cells of 40 pixels: a boundary at a cell edge)
+    with torch.no_grad():
+        out = model(img)
+        strength = upsample_strength(model.gate(img), 120, 320)
+        ungated = model.forward_curves(img).ungated
+    assert strength[..., :110].min() > 0.99 and strength[..., 210:].max() < 0.01
+    torch.testing.assert_close(out[..., :110], ungated[..., :110], rtol=0, atol=1e-3)  # dark: full curves
+    torch.testing.assert_close(out[..., 210:], img[..., 210:], rtol=0, atol=1e-3)  # lit: as it was
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 133), (2, 3, 200, 172)])  # one pass, and row bands on the CPU
+def test_spatial_gate_fast_paths_match_the_reference(cls: type[ZeroDCE] | type[ZeroDCEPP],
+                                                     shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    model = cls(adaptive="spatial").eval()
+    _randomise_gate(model)
+    torch.nn.init.zeros_(model.gate.fc2.bias)  # mid-range strengths that differ by region
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(1)) * torch.linspace(0.05, 1, shape[3])
+    with torch.inference_mode():
+        out, ref = model(x), reference_forward(model, x)
+        curves = model.forward_curves(x)
+    assert (out - ref).abs().max() <= 1e-5
+    assert (curves.image - ref).abs().max() <= 1e-5  # the training path gates the same way
+    assert curves.strength is not None and curves.strength.std() > 0.01  # the map varies over the image
+
+
+def test_spatial_gate_checkpoint_round_trip_and_onnx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = _spatial(ZeroDCEPP)
+    ckpt = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs=arch_kwargs_of(model), meta={}),
+                       tmp_path / "spatial.pt")
+    assert read_checkpoint(ckpt)["arch_kwargs"]["adaptive"] == "spatial"
+    back = create_enhancer("zerodce++", weights=ckpt)
+    assert back.adaptive == "spatial"
+    x = torch.rand(1, 3, 40, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="adaptive"):  # a per-image gate cannot take a map's weights
+        create_enhancer("zerodce++", weights=ckpt, adaptive=True)
+    out = tmp_path / "spatial.onnx"
+    assert export_main(["--enhancer", "zerodce++", "--weights", str(ckpt), "--dynamic", "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert printed.rstrip().endswith("OK") and float(printed.split("max abs error ")[1].split()[0]) <= 1e-4

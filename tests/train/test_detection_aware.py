@@ -70,6 +70,17 @@ def test_finetune_adaptive_learns_a_strength_gate(setup: dict[str, Path], tmp_pa
     assert tuned.adaptive  # loads gated everywhere an enhancer does
 
 
+@pytest.mark.integration
+def test_finetune_learns_a_spatial_strength_map(setup: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "spatial"
+    assert finetune_main([*_args(setup, out, 1), "--adaptive", "--gate", "spatial", "--gate-lr", "0.05"]) == 0
+    last = read_checkpoint(out / "last.pt")
+    assert last["arch_kwargs"]["adaptive"] == "spatial" and 0 < last["history"][0]["strength"] < 1
+    fresh = ZeroDCE(adaptive="spatial").state_dict()
+    assert not torch.equal(last["state_dict"]["gate.fc2.weight"], fresh["gate.fc2.weight"])  # the map learned
+    assert create_enhancer("zerodce", weights=out / "best.pt").adaptive == "spatial"
+
+
 def test_finetune_needs_a_detector(capsys: pytest.CaptureFixture[str]) -> None:
     assert finetune_main(["--data", "x", "-q"]) == 2
     assert "--detector is required" in capsys.readouterr().err
