@@ -306,6 +306,12 @@ class FinetuneConfig(RunSettings):
     grad_clip: float = setting(0.1, "gradient-norm clip per parameter group", low=0, low_open=True)
     w_det: float = setting(1.0, "weight of the detection loss", low=0)
     w_ref: float = setting(1.0, "weight of the zero-reference loss", low=0)
+    teacher: float = setting(0.0, "weight of the label-free teacher loss: the frozen detector's own detections on "
+                                  "each training image supervise its loss on enhancer(a darker copy)", low=0)
+    teacher_conf: float = setting(0.25, "confidence of the detections kept as teacher targets", low=0, high=1,
+                                  low_open=True)
+    val_data: str | None = setting(None, "labelled dataset of the hold-out (its --val-split, default the training "
+                                         "split name) when --data has no labels (teacher only, --w-det 0)")
     class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
     patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
     limit: int | None = setting(None, "use only N images of each split (a seeded sample stratified by class and "
@@ -326,6 +332,8 @@ class FinetuneConfig(RunSettings):
             check_trainable(where, self.enhancer)
         validate(self, where)
         check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
+        if self.w_det == 0 and self.teacher == 0 and self.train == "enhancer":
+            raise ValueError(f"{where}: nothing to learn from: w_det and teacher are both 0")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lowlight_det.data.catalog import load_catalog, resolve_dataset
-from lowlight_det.data.detection import DetectionDataset, load_coco, load_yolo
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, load_coco, load_yolo
 from lowlight_det.data.exdark import load_exdark
+from lowlight_det.io import IMAGE_EXTENSIONS, ImageReadError, find_files, read_image
 
 
 def exdark_root(root: Path) -> Path:
@@ -44,3 +47,26 @@ def load_detection_dataset(name: str, *, split: str | None = None, data_root: st
     if entry.kind == "coco":
         return load_coco(entry.root / info["annotations"], entry.root / info.get("images", "")), info
     raise ValueError(f"dataset {name!r} (kind {entry.kind!r}) is not a labelled detection dataset")
+
+
+def load_unlabelled(name: str, *, data_root: str | Path | None = None) -> tuple[DetectionDataset, dict[str, Any]]:
+    """Images without labels (a folder, or a catalogue entry of kind ``images`` such as ``sice_part1``) as a
+    detection dataset with no boxes: footage for label-free (teacher) tuning. Unreadable files are counted.
+
+    Raises:
+        FileNotFoundError: no images there.
+    """
+    entry = resolve_dataset(name, data_root=data_root)
+    files = find_files([entry.root], IMAGE_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {entry.root}")
+    ds = DetectionDataset(entry.name, [], [])
+    for i, path in enumerate(files):
+        try:
+            rgb = read_image(path).rgb
+        except ImageReadError as exc:
+            ds.note("unreadable_images", f"{path}: skipped ({exc})")
+            continue
+        ds.records.append(ImageRecord(i, path, rgb.shape[1], rgb.shape[0], np.zeros((0, 4), np.float32),
+                                      np.zeros(0, np.int64)))
+    return ds, dict(entry.info)

@@ -262,6 +262,33 @@ def raw_predictions(validator: Any) -> list[dict[str, Any]]:
     return [{**p, "detector_class": to_class[p["category_id"]]} for p in jdict]
 
 
+def pseudo_targets(detector: nn.Module, img: torch.Tensor, *, conf: float = 0.25, iou: float = 0.7,
+                   max_det: int = 100) -> dict[str, torch.Tensor]:
+    """A frozen detector's own confident detections on ``img`` (B,3,H,W letterboxed, in [0, 1]) as training
+    targets in Ultralytics' convention: ``batch_idx`` (N,), ``cls`` (N, 1) and ``bboxes`` (N, 4) normalised xywh.
+
+    The label-free teacher signal: targets found on a well-exposed image supervise the detector's loss on a
+    darker (enhanced) copy of it.
+    """
+    from ultralytics.utils.nms import non_max_suppression
+
+    with torch.no_grad():
+        was_training = detector.training
+        preds = detector.eval()(img)
+        detector.train(was_training)
+        kept = non_max_suppression(preds, conf, iou, max_det=max_det)
+    height, width = img.shape[2], img.shape[3]
+    scale = img.new_tensor([width, height, width, height], dtype=torch.float32)
+    idx, cls, boxes = [], [], []
+    for i, det in enumerate(kept):
+        xyxy = det[:, :4].float()
+        xywh = torch.cat([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]], dim=1) / scale
+        idx.append(torch.full((det.shape[0],), i, dtype=torch.float32, device=img.device))
+        cls.append(det[:, 5:6].float())
+        boxes.append(xywh)
+    return {"batch_idx": torch.cat(idx), "cls": torch.cat(cls), "bboxes": torch.cat(boxes)}
+
+
 def letterboxed_dataset(data_yaml: str | Path, *, split: str = "train", imgsz: int = 640) -> Any:
     """Ultralytics' YOLO dataset for ``split`` without augmentation: letterboxed to ``imgsz`` (square),
     items with ``img`` (3,H,W) uint8 RGB, ``cls``, ``bboxes`` (normalised xywh); use its ``collate_fn``."""

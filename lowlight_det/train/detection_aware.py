@@ -8,6 +8,12 @@ zero-reference loss the ungated curves, so the curves stay natural and the detec
 how much of them each image gets (the gate has its own learning rate, ``gate_lr``). Every epoch the enhancer is validated with the
 evaluator's metric code (pycocotools mAP50 / mAP50-95); the best checkpoint is kept, training stops
 early after ``patience`` epochs without improvement, and ``last.pt`` resumes exactly.
+
+Label-free teacher (``teacher > 0``): the frozen detector's own confident detections on each training image
+(``teacher_conf``) are the targets of its loss on ``enhancer(darken(image))``, darkened by a random number of
+stops in ``darken_ev_min..max`` with sensor noise. Any footage works, labelled or not: with ``w_det = 0`` and
+``val_data`` (a labelled hold-out) the enhancer is tuned without a single training label (e.g. on SICE, whose
+terms differ from ExDark's).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from torch import nn
 from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
-from lowlight_det.data.loaders import load_detection_dataset
+from lowlight_det.data.loaders import load_detection_dataset, load_unlabelled
 from lowlight_det.data.synthesis import image_generator, random_darkening
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
@@ -95,6 +101,19 @@ class TuningData(NamedTuple):
 def tuning_data(cfg: FinetuneConfig) -> TuningData:
     """``cfg.split`` (a stratified sample with ``cfg.limit``) and its hold-out: ``cfg.val_split``, or a seeded
     ``cfg.val_fraction`` of the training split."""
+    if cfg.val_data:  # training images may carry no labels (teacher-only tuning); the hold-out does
+        val_ds, info = load_detection_dataset(cfg.val_data, split=cfg.val_split or cfg.split, data_root=cfg.data_root)
+        val_ds = val_ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
+        try:
+            ds, _ = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
+        except ValueError:
+            if cfg.w_det > 0:
+                raise ValueError(f"--data {cfg.data}: no labels; with unlabelled footage set --w-det 0 and "
+                                 "--teacher > 0") from None
+            ds, _ = load_unlabelled(cfg.data, data_root=cfg.data_root)
+        ds = DetectionDataset(ds.name, val_ds.class_names, ds.subset(cfg.limit, sample="stratified", seed=cfg.seed).records,
+                              ds.issues)
+        return TuningData(ds, info, ds.records, val_ds.records, f"{cfg.val_data} ({cfg.val_split or cfg.split})")
     ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
     ds = ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
     if cfg.val_split:
@@ -119,7 +138,12 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     dist_info = init_distributed(resolve_device(cfg.device))  # before Ultralytics is imported (see init_distributed)
     device = dist_info.device  # cuda:LOCAL_RANK on each rank of a multi-GPU run
     from lowlight_det.detection.pipeline import EnhancedDetector
-    from lowlight_det.detection.ultralytics import build_detector, detector_module, letterboxed_dataset
+    from lowlight_det.detection.ultralytics import (
+        build_detector,
+        detector_module,
+        letterboxed_dataset,
+        pseudo_targets,
+    )
 
     work = Path(cfg.out) / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
 
@@ -188,20 +212,32 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         steps, t0 = 0, time.perf_counter()
         bar = loop.progress(loader, f"finetune {cfg.enhancer} {epoch + 1}/{cfg.epochs}", show=progress)
         for batch in bar:
-            img = batch["img"].to(device).float() / 255
-            if cfg.darken_share > 0:  # the dark end: noise drawn per (seed, epoch, step, rank), so resumes are exact
-                g = image_generator(cfg.seed, ((epoch * 1_000_003) + steps) * 64 + dist_info.rank)
+            original = batch["img"].to(device).float() / 255
+            stream = ((epoch * 1_000_003) + steps) * 64 + dist_info.rank  # noise per (seed, epoch, step, rank):
+            img = original                                                # resumes are exact
+            if cfg.darken_share > 0:  # the dark end
                 img, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
-                                          generator=g)
+                                          generator=image_generator(cfg.seed, stream))
+            parts = [img] if cfg.w_det > 0 else []
+            if cfg.teacher > 0:  # label-free: the detector's detections on the original supervise a darker copy
+                pseudo = pseudo_targets(detector, original, conf=cfg.teacher_conf)
+                dark, _ = random_darkening(original, share=1.0, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
+                                           generator=image_generator(cfg.seed, stream + 32))
+                parts.append(dark)
+            x = torch.cat(parts) if len(parts) > 1 else parts[0]  # one forward pass (DDP)
+            n = img.shape[0] if cfg.w_det > 0 else 0
+            zero = x.new_zeros(())
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                curves_out = net(img)
+                curves_out = net(x)
                 enhanced = curves_out.image.clamp(0, 1)
-                det, _ = detection_loss(detector, enhanced, _targets(batch, device))
-            ref = ref_loss(curves_out.ungated.float(), img, curves_out.curves.float()).total
-            loss = cfg.w_det * det.float() + cfg.w_ref * ref
+                det = detection_loss(detector, enhanced[:n], _targets(batch, device))[0] if n else zero
+                teach = detection_loss(detector, enhanced[n:], pseudo)[0] if cfg.teacher > 0 else zero
+            ref = ref_loss(curves_out.ungated.float(), x, curves_out.curves.float()).total
+            loss = cfg.w_det * det.float() + cfg.teacher * teach.float() + cfg.w_ref * ref
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"non-finite loss at epoch {epoch + 1}, step {steps + 1} "
-                                            f"(det={det.item():.4g}, ref={ref.item():.4g}); last checkpoint kept")
+                                            f"(det={det.item():.4g}, teacher={teach.item():.4g}, ref={ref.item():.4g}); "
+                                            "last checkpoint kept")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -215,6 +251,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             sums["total"] += loss.item()
             sums["det"] += det.item()
             sums["ref"] += ref.item()
+            if cfg.teacher > 0:
+                sums["teacher"] = sums.get("teacher", 0.0) + teach.item()
             if curves_out.strength is not None:
                 sums["strength"] = sums.get("strength", 0.0) + curves_out.strength.mean().item()  # mean gate
             steps += 1

@@ -81,6 +81,44 @@ def test_finetune_learns_a_spatial_strength_map(setup: dict[str, Path], tmp_path
     assert create_enhancer("zerodce", weights=out / "best.pt").adaptive == "spatial"
 
 
+def test_pseudo_targets_are_the_detectors_own_confident_boxes() -> None:
+    from lowlight_det.demo import SIZE, demo_detector, make_scene
+    from lowlight_det.detection.ultralytics import build_detector, detector_module, pseudo_targets
+    from lowlight_det.losses.detection import detection_loss, freeze
+
+    detector = freeze(detector_module(build_detector(demo_detector())))
+    scenes = [make_scene(3, i) for i in range(2)]  # well-lit demo scenes and their true boxes
+    img = torch.stack([torch.from_numpy(s[0][..., ::-1].copy()).permute(2, 0, 1).float() / 255 for s in scenes])
+    t = pseudo_targets(detector, img, conf=0.5)
+    assert t["bboxes"].shape[1] == 4 and len(t["cls"]) == len(t["batch_idx"]) == len(t["bboxes"]) > 0
+    assert ((t["bboxes"] >= 0) & (t["bboxes"] <= 1.01)).all() and set(t["batch_idx"].tolist()) == {0.0, 1.0}
+    assert abs(len(t["cls"]) - sum(len(s[1]) for s in scenes)) <= 2  # about the scenes' true objects
+    assert img.shape[-1] == SIZE
+    own = detection_loss(detector, img, t)[0]
+    darker = detection_loss(detector, img * 0.05, t)[0]
+    assert darker > own  # what the teacher saw is harder to find in the dark: the signal an enhancer learns from
+
+
+@pytest.mark.integration
+def test_teacher_tunes_on_unlabelled_footage(setup: dict[str, Path], tmp_path: Path) -> None:
+    """Label-free: a folder of images without labels, the detector's own detections on each image as the targets
+    of its darker copy; the labelled data only holds the hold-out."""
+    footage = setup["data"].parent / "images" / "train"  # the images alone: no labels are read from here
+    out = tmp_path / "teacher"
+    args = ["--detector", str(setup["detector"]), "--data", str(footage), "--val-data", str(setup["data"]),
+            "--val-split", "train", "--w-det", "0", "--teacher", "1", "--teacher-conf", "0.05", "--darken-ev", "1",
+            "3", "--imgsz", "64", "--batch-size", "4", "--epochs", "1", "--init-weights", str(setup["init"]),
+            "--lr", "1e-3", "--out", str(out), "--device", "cpu", "-q"]
+    assert finetune_main(args) == 0
+    last = read_checkpoint(out / "last.pt")
+    assert last["history"][0]["teacher"] > 0 and last["history"][0]["det"] == 0
+    assert last["meta"]["dataset"]["train_images"] == 10 and last["meta"]["dataset"]["val_images"] == 10
+    init = read_checkpoint(setup["init"])["state_dict"]
+    assert any(not torch.equal(init[k], v) for k, v in last["state_dict"].items())  # it learned from no labels
+    # without labels and without the teacher there is nothing to learn from: a clear error
+    assert finetune_main([*args[:-1], "--teacher", "0", "-q"]) == 2
+
+
 def test_finetune_needs_a_detector(capsys: pytest.CaptureFixture[str]) -> None:
     assert finetune_main(["--data", "x", "-q"]) == 2
     assert "--detector is required" in capsys.readouterr().err
