@@ -197,3 +197,12 @@ def test_holdout_leaves_a_seeded_sample_out_and_lists_it(dark_images: Path, tmp_
     assert names(ImageFolder(dark_images).split(2, seed=1)) != held  # another seed, another sample
     with pytest.raises(ValueError, match="leaves none"):
         ImageFolder(dark_images).split(len(everything), seed=0)
+
+
+def test_training_flushes_subnormals(dark_images: Path, tmp_path: Path) -> None:
+    """Subnormal weights / Adam moments would put every product on the CPU's slow path, epoch after epoch."""
+    torch.set_flush_denormal(False)
+    assert torch.tensor([1e-39]).mul(1.0).item() != 0.0
+    assert train_main(["--data", str(dark_images), "--out", str(tmp_path / "run"), "--imgsz", "32", "--epochs", "1",
+                       "--device", "cpu", "-q"]) == 0
+    assert torch.tensor([1e-39]).mul(1.0).item() == 0.0  # flushed to zero from then on
