@@ -76,7 +76,7 @@ def main() -> None:
     p.add_argument("--parity", default="../shared/data/zerodce-parity", help="folder with case*_input.png")
     p.add_argument("--compare", default="default", help="weights to report next to the epochs (today's default)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", default=None, help="JSON to write (default: benchmarks/results/select_<run name>.json)")
+    p.add_argument("--out", default=None, help="JSON to write (default: benchmarks/results/<run name>_epochs.json)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,7 +114,7 @@ def main() -> None:
               "compare": {"weights": args.compare, **measure(args.compare)}}
     print(f"chosen: epoch {chosen['epoch']}: dark hold-out {chosen['holdout_dark']['psnr_db']} dB, parity photos "
           f"{chosen['parity']['psnr_db']} dB (today's {args.compare}: {result['compare']['parity']['psnr_db']} dB)")
-    out = Path(args.out or f"benchmarks/results/select_{run.name}.json")
+    out = Path(args.out or f"benchmarks/results/{run.name}_epochs.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -11,11 +11,11 @@ PARITY=${PARITY:-../shared/data/zerodce-parity}
 python -m lowlight_det.train -q --config zerodce_sice --imgsz 128 --epochs "${EPOCHS:-12}" --threads 1 \
     --holdout 200 --keep-epochs --out runs/select_zerodce128
 python benchmarks/select_epoch.py --run runs/select_zerodce128 --official "$PARITY/zerodce_official_Epoch99.pth" \
-    --out benchmarks/results/select_zerodce128.json
+    --out benchmarks/results/select_zerodce128_epochs.json
 python - <<'PY'
 import json
 from lowlight_det.enhancers.weights import export_weights
-chosen = json.load(open("benchmarks/results/select_zerodce128.json"))["chosen"]["file"]
+chosen = json.load(open("benchmarks/results/select_zerodce128_epochs.json"))["chosen"]["file"]
 print(export_weights(chosen, "lowlight_det/weights", tag="sice"))
 PY
 echo "now put the printed file's sha256 into lowlight_det/enhancers/shipped.py"
