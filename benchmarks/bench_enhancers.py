@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils import benchmark
 
 from lowlight_det import create_enhancer
+from lowlight_det.cli import MMAP_THRESHOLD, tune_cpu_allocator
 from lowlight_det.enhancers.reference import reference_forward
 from lowlight_det.losses import ZeroReferenceLoss
 
@@ -145,7 +146,8 @@ def time_train_step(name: str, device: torch.device, batch: int, size: int, min_
 
 def _markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"Device: {result['device']}, {result['threads']} CPU threads, torch {result['torch']}",
+        f"Device: {result['device']}, {result['threads']} CPU threads, torch {result['torch']}, "
+        f"allocator: {result.get('allocator', 'glibc default')}",
         "",
         "| kind | enhancer | size | batch | mode | ms/image | MP/s | images/s | speed-up vs reference | "
         "max abs diff vs reference | % of detector |",
@@ -190,7 +192,11 @@ def main() -> None:
     p.add_argument("--detector", default=None, help="also time this YOLO .pt's forward at each size: each enhancer's "
                                                     "cost as a share of it (same process)")
     p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="keep glibc's default mmap threshold (the package's entry points raise it: cli.tune_cpu_allocator)")
     args = p.parse_args()
+    allocator = "glibc default" if args.default_allocator or not tune_cpu_allocator() else \
+        f"glibc mmap threshold {MMAP_THRESHOLD >> 20} MiB (as the entry points set it)"
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -202,7 +208,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"enhancers_{args.label}" if args.label else "enhancers"
     result = {"device": dev_name, "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "args": vars(args), "rows": rows}
+              "allocator": allocator, "args": vars(args), "rows": rows}
 
     def save() -> None:  # after every group, so that a run stopped at a time limit keeps what it measured
         (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from lowlight_det.cli import resolve_device
+from lowlight_det.cli import resolve_device, tune_cpu_allocator
 from lowlight_det.config import EvalConfig
 from lowlight_det.eval.api import evaluate
 
@@ -54,6 +54,7 @@ def main() -> None:
         "plots": False,
         "gallery": 0,
     }
+    tune_cpu_allocator()  # as the evaluator's entry point does
     with tempfile.TemporaryDirectory() as tmp:
         evaluate(EvalConfig(enhance=tuple(args.enhance), limit=args.batch_size, out=f"{tmp}/warmup", **common), progress=False)
         summary = evaluate(EvalConfig(enhance=tuple(args.enhance), limit=args.limit, out=f"{tmp}/run", **common), progress=False)

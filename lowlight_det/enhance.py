@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from lowlight_det.cli import add_common_args, positive_int, resolve_device, run_job, set_threads, setup_logging
+from lowlight_det.cli import add_common_args, positive_int, resolve_device, run_job, setup_cpu, setup_logging
 from lowlight_det.enhancers import create_enhancer, list_enhancers
 from lowlight_det.enhancers.apply import enhance_tensor
 from lowlight_det.io import (
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 when every input was written, 1 when some failed, 2 on bad arguments."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
-    set_threads(args.threads)
+    setup_cpu(args.threads)
 
     def job() -> tuple[int, list[str]]:
         device = resolve_device(args.device)

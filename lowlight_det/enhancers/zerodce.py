@@ -50,6 +50,9 @@ class _CurveEnhancer(nn.Module):
     width: int
     shared_curve: bool
     band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: one pass
+    # CPU inference of a batch image by image (measured, 2 cores, 8 x 480x640: Zero-DCE 58.9 vs 64.4 ms per image
+    # as one batch); Zero-DCE++ applies its curves faster on the whole batch in thin bands (5.0 vs 5.8 ms)
+    per_image_inference: bool = True
     gate: nn.Module | None  # strength gate (``adaptive``, enhancers/gate.py); None: full curves (no class default:
     # nn.Module keeps submodules in _modules, which a class attribute would shadow)
     conv1: nn.Module
@@ -117,7 +120,11 @@ class _CurveEnhancer(nn.Module):
                 or torch.jit.is_tracing():
             return apply_curves(img, self._gated(img, self._curves_for(img)), self.n_iter if self.shared_curve else None)
         _check_image(img)
-        return image_by_image(self._infer_into, img)  # on CPU one image at a time: no batch-sized temporaries
+        if self.per_image_inference:  # on CPU one image at a time: no batch-sized full-resolution activations
+            return image_by_image(self._infer_into, img)
+        out = torch.empty_like(img, memory_format=torch.contiguous_format)
+        self._infer_into(img, out)
+        return out
 
     def _infer_into(self, img: Tensor, out: Tensor) -> None:
         """Inference: the same numbers, the gate's strength applied band by band, one pass over memory."""
@@ -247,6 +254,7 @@ class ZeroDCEPP(_CurveEnhancer):
     """
 
     shared_curve = True
+    per_image_inference = False
 
     def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12,
                  adaptive: bool | str = False) -> None:

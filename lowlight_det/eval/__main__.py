@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lowlight_det.cli import config_overrides, config_parser, is_main_process, parse_args, run_job, set_threads
+from lowlight_det.cli import config_overrides, config_parser, is_main_process, parse_args, run_job, setup_cpu
 from lowlight_det.config import SAMPLES, EvalConfig, load_config
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.eval.darkness import parse_levels
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def job() -> tuple[EvalConfig, EvalSummary]:
         cfg = resolve_config(args)
-        set_threads(cfg.threads)
+        setup_cpu(cfg.threads)
         from lowlight_det.eval.api import evaluate
 
         return cfg, evaluate(cfg, resume=args.resume, progress=not args.quiet)
