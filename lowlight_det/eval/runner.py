@@ -20,7 +20,7 @@ from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
-from lowlight_det.distributed import DistInfo, gather, shard
+from lowlight_det.distributed import DistInfo, gather
 from lowlight_det.enhancers import create_enhancer, is_learned
 from lowlight_det.enhancers.weights import sha256_file
 from lowlight_det.eval.coco import CocoMetrics, coco_map, sliced_map50
@@ -169,10 +169,26 @@ def run_variant(detector: Any, variant: Variant, enhancer: torch.nn.Module, clas
     dist_info = dist_info or DistInfo()
     if dist_info.world_size <= 1:
         return _run_shard(detector, variant, enhancer, class_map, cfg=cfg, workdir=workdir, progress=progress)
-    mine = replace(variant, records=shard(variant.records, dist_info))
+    mine = replace(variant, records=shard_batches(variant.records, dist_info, cfg.batch_size))
     runs = gather(_run_shard(detector, mine, enhancer, class_map, cfg=cfg, workdir=workdir / f"rank{dist_info.rank}",
                              progress=progress and dist_info.is_main), dist_info)
     return merge_shards(runs)
+
+
+def shard_batches(records: list[ImageRecord], dist_info: DistInfo, batch_size: int) -> list[ImageRecord]:
+    """This process's share of ``records`` as the same batches one process would run.
+
+    Ultralytics' validator batches images in order of aspect ratio and letterboxes each batch to one shape, so an
+    image's padding depends on its batch neighbours. Sorted by aspect ratio (ties by id), cut into batches, each
+    process takes one contiguous run of whole batches: re-sorted by the validator, they form the same batches with
+    the same shapes as in one process (an image whose aspect ratio ties with a neighbour's across a batch
+    boundary may still swap places with it).
+    """
+    order = sorted(records, key=lambda r: (r.height / max(r.width, 1), r.image_id))
+    n_batches = -(-len(order) // batch_size)
+    first = dist_info.rank * n_batches // dist_info.world_size
+    last = (dist_info.rank + 1) * n_batches // dist_info.world_size
+    return order[first * batch_size:last * batch_size]
 
 
 def merge_shards(runs: list[RowRun]) -> RowRun:

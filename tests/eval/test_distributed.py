@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lowlight_det.distributed import DistInfo, shard
-from lowlight_det.eval.runner import RowRun, merge_shards
+from lowlight_det.eval.runner import RowRun, merge_shards, shard_batches
 
 
 def test_shards_cover_every_item_once_and_merge_keeps_one_order() -> None:
@@ -29,6 +30,18 @@ def test_shards_cover_every_item_once_and_merge_keeps_one_order() -> None:
     assert merged.timing_ms["images_per_s"] == pytest.approx(11 / 4.0, abs=0.01)
     assert merged.timing_ms["decode"] == pytest.approx((1 * 4 + 2 * 4 + 3 * 3) / 11, abs=0.01)  # per image
     assert merged.timing_ms["processes"] == 3
+
+
+def test_each_process_gets_whole_batches_in_aspect_ratio_order() -> None:
+    from lowlight_det.data.detection import ImageRecord
+
+    shapes = [(640, 480), (480, 640), (500, 500), (640, 360), (300, 400)] * 4  # 20 images, width x height
+    records = [ImageRecord(i, Path(f"{i}.jpg"), w, h, np.zeros((0, 4)), np.zeros(0)) for i, (w, h) in enumerate(shapes)]
+    parts = [shard_batches(records, DistInfo(rank, 2), 4) for rank in range(2)]
+    assert sorted(r.image_id for p in parts for r in p) == list(range(20))
+    assert [len(p) for p in parts] == [8, 12]  # 5 batches of 4: whole batches per process
+    ratios = [r.height / r.width for p in parts for r in p]
+    assert ratios == sorted(ratios)  # contiguous runs of the aspect-ratio order: the batches one process makes
 
 
 def _eval(out: Path, *, processes: int) -> dict:
