@@ -332,8 +332,6 @@ class FinetuneConfig(RunSettings):
             check_trainable(where, self.enhancer)
         validate(self, where)
         check_range(where, "darken_ev_max", self.darken_ev_max, low=self.darken_ev_min, high=16)
-        if self.w_det == 0 and self.teacher == 0 and self.train == "enhancer":
-            raise ValueError(f"{where}: nothing to learn from: w_det and teacher are both 0")
 
 
 @dataclass(frozen=True)

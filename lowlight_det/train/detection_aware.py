@@ -107,7 +107,7 @@ def tuning_data(cfg: FinetuneConfig) -> TuningData:
         try:
             ds, _ = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
         except ValueError:
-            if cfg.w_det > 0:
+            if cfg.w_det > 0 or cfg.teacher == 0:
                 raise ValueError(f"--data {cfg.data}: no labels; with unlabelled footage set --w-det 0 and "
                                  "--teacher > 0") from None
             ds, _ = load_unlabelled(cfg.data, data_root=cfg.data_root)
@@ -218,14 +218,15 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             if cfg.darken_share > 0:  # the dark end
                 img, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
                                           generator=image_generator(cfg.seed, stream))
-            parts = [img] if cfg.w_det > 0 else []
+            labelled = cfg.w_det > 0 or cfg.teacher == 0  # (w_det 0 alone: logged, not trained on)
+            parts = [img] if labelled else []
             if cfg.teacher > 0:  # label-free: the detector's detections on the original supervise a darker copy
                 pseudo = pseudo_targets(detector, original, conf=cfg.teacher_conf)
                 dark, _ = random_darkening(original, share=1.0, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
                                            generator=image_generator(cfg.seed, stream + 32))
                 parts.append(dark)
             x = torch.cat(parts) if len(parts) > 1 else parts[0]  # one forward pass (DDP)
-            n = img.shape[0] if cfg.w_det > 0 else 0
+            n = img.shape[0] if labelled else 0
             zero = x.new_zeros(())
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 curves_out = net(x)
