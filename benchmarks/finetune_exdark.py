@@ -10,6 +10,9 @@ Two steps, so that tuning can run where the GPU is and reporting where the data 
 
     # the same with the illumination-adaptive strength gate (runs named ENHANCER-gate-seedN)
     python benchmarks/finetune_exdark.py tune ... --adaptive --gate-lr 0.01 --patience 4 --epochs 15 --tag gate
+    # issue 12's levers: a spatial strength map, the label-free teacher on top of the labels
+    python benchmarks/finetune_exdark.py tune ... --adaptive --tag spatial --finetune-args "--gate spatial"
+    python benchmarks/finetune_exdark.py tune ... --adaptive --tag teacher --finetune-args "--teacher 0.5 --darken-ev 1 6"
 
     # report on the 379 official *test* images of exdark-mini (never used for tuning): mean ± std over seeds
     python benchmarks/finetune_exdark.py report --data ../shared/data/exdark-mini \\
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -117,6 +121,7 @@ def tune(args: argparse.Namespace) -> None:
             cmd += ["--adaptive", "--gate-lr", str(args.gate_lr)]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
+        cmd += shlex.split(args.finetune_args)
         log = (run / "stdout.log").open("wb")
         print(f"[tune] start {name}", flush=True)
         running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), name))
@@ -249,6 +254,8 @@ def main() -> None:
     t.add_argument("--adaptive", action="store_true", help="learn a per-image strength gate (finetune --adaptive)")
     t.add_argument("--gate-lr", type=float, default=5e-3)
     t.add_argument("--tag", default="", help="run names become ENHANCER-TAG-seedN; the report groups rows by it")
+    t.add_argument("--finetune-args", default="", help="more flags for python -m lowlight_det.finetune, e.g. "
+                                                       "'--gate spatial' or '--teacher 0.5 --darken-ev 1 6'")
     t.add_argument("--limit", type=int, default=None)
     t.add_argument("--jobs", type=int, default=1, help="runs at a time")
     t.add_argument("--time-limit", type=float, default=None, help="seconds per run before it is stopped")
