@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lowlight_det.cli import config_overrides, config_parser, is_main_process, parse_args, run_job, setup_cpu
-from lowlight_det.config import SAMPLES, EvalConfig, load_config
+from lowlight_det.config import PRECISIONS, SAMPLES, EvalConfig, load_config
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.eval.darkness import parse_levels
 
@@ -30,7 +30,8 @@ logger = logging.getLogger("lowlight_det.eval")
 
 def build_parser() -> argparse.ArgumentParser:
     """The evaluator's arguments, built from :class:`EvalConfig` (defaults < ``--config`` YAML < flags)."""
-    p = config_parser("python -m lowlight_det.eval", __doc__, EvalConfig, choices={"sample": SAMPLES},
+    p = config_parser("python -m lowlight_det.eval", __doc__, EvalConfig,
+                      choices={"sample": SAMPLES, "enhancer_precision": PRECISIONS},
                       config_help="YAML file of evaluation settings (keys as the flags, with underscores)")
     p.add_argument("--resume", action="store_true", help="reuse finished rows in --out")
     return p

@@ -99,7 +99,11 @@ def row_weights(spec: str | None, rows: tuple[str, ...]) -> dict[str, str]:
 def build_enhancer(name: str, cfg: EvalConfig) -> torch.nn.Module:
     """The enhancer of row ``name``: its weights from ``cfg.enhancer_weights`` if named there, else its default."""
     weights = row_weights(cfg.enhancer_weights, cfg.enhance).get(name)
-    return create_enhancer(name, weights=weights) if weights else create_enhancer(name)
+    model = create_enhancer(name, weights=weights) if weights else create_enhancer(name)
+    if cfg.enhancer_precision == "bfloat16" and is_learned(name):
+        model = model.to(torch.bfloat16)  # the network in bfloat16; the curves are applied in the image's dtype
+        model.precision = "bfloat16"  # type: ignore[assignment]
+    return model
 
 
 def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
@@ -108,6 +112,8 @@ def enhancer_identity(model: torch.nn.Module) -> dict[str, Any]:
              "module": repr(model) if not any(True for _ in model.parameters()) else type(model).__name__}
     if getattr(model, "data_terms", None):
         ident["data_terms"] = model.data_terms
+    if getattr(model, "precision", None):
+        ident["precision"] = model.precision
     return ident
 
 

@@ -284,3 +284,17 @@ def test_fuse_adds_fused_rows_and_the_mirrored_control(write_scenes, tmp_path: P
     assert fused["delta_map50_vs_control"] == pytest.approx(
         rows["fused-gamma"]["metrics"]["map50"] - rows["fused-flip"]["metrics"]["map50"], abs=1e-3)
     assert (out / "predictions_fused-gamma.json").is_file() and "### Fusion with the raw view" in (out / "report.md").read_text()
+
+
+@pytest.mark.integration
+def test_bfloat16_enhancer_precision_is_close_and_recorded(tmp_path: Path) -> None:
+    base = ["--enhance", "zerodce", "--limit", "8", "--no-plots", "-q"]
+    assert eval_main([*base, "--out", str(tmp_path / "fp32")]) == 0
+    assert eval_main([*base, "--enhancer-precision", "bfloat16", "--out", str(tmp_path / "bf16")]) == 0
+    fp32, bf16 = (json.loads((tmp_path / run / "metrics.json").read_text())["results"]["zerodce"]
+                  for run in ("fp32", "bf16"))
+    assert bf16["weights"]["precision"] == "bfloat16" and "precision" not in fp32["weights"]
+    assert bf16["fingerprint"] != fp32["fingerprint"]  # --resume never mixes the two
+    assert abs(bf16["metrics"]["map50"] - fp32["metrics"]["map50"]) < 1.0
+    with pytest.raises(SystemExit, match="2"):  # argparse names the choices
+        eval_main([*base, "--enhancer-precision", "float16", "--out", str(tmp_path / "bad")])
