@@ -68,3 +68,23 @@ for _arch, _sha, _params, _epoch, _metrics in (
               "tuned_on": "ExDark official train split, 1,200-image sample (960 tuning / 240 held out, seed 0)",
               "recipe": _DET_RECIPE.format(epoch=_epoch), "dataset": "exdark (train split)",
               "metrics": {"exdark_test_379": {**_metrics, "seeds": 3, "detector": "yolo11n-coco", "imgsz": 640}}}))
+
+# The dark end (issue 12, preliminary): zerodce++.det-yolo11n trained on for one more epoch (CPU, seed 0) with the
+# label-free teacher and half of each batch darkened by 1-6 stops; never a default; one seed
+register_weights(WeightsSpec(
+    name="zerodce++.det-yolo11n-dark", arch="zerodce++", filename="zerodce++-det-yolo11n-dark-7089a321.pt",
+    sha256="7089a3218ccddcc992a358af309374233b78a878877a367ef7e307cc346643e2",
+    arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True},
+    meta={"num_params": 10618, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS,
+          "source": "python -m lowlight_det.finetune --init-weights zerodce++.det-yolo11n --adaptive --gate-lr 0.01 "
+                    "--teacher 1 --darken-share 0.5 --darken-ev 1 6 --epochs 3 --batch-size 8 --limit 480 --seed 0 "
+                    "(CPU, session 5); best hold-out epoch (1)",
+          "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
+          "tuned_on": "ExDark official train split, 480-image stratified sample (384 tuning / 96 held out, seed 0)",
+          "status": "preliminary: one seed, one CPU epoch; not an ablation of teacher vs darkening",
+          "dataset": "exdark (train split)",
+          "metrics": {"exdark_test_379": {
+              "detector": "yolo11n-coco", "imgsz": 640, "seeds": 1,
+              "as_is": {"map50": 54.0, "delta_map50_vs_none": 0.0, "ci95": [-1.5, 1.6]},
+              "ev3_noise_1e-3": {"map50": 38.1, "delta_map50_vs_none": 3.8, "ci95": [2.1, 5.5]},
+              "ev3_noise_1e-2": {"map50": 5.3, "delta_map50_vs_none": -1.7, "ci95": [-2.8, -0.6]}}}}))

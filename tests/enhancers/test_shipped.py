@@ -57,3 +57,13 @@ def test_zeroing_negligible_weights_changes_no_output(name: str) -> None:
     img = torch.rand(2, 3, 150, 97, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         assert torch.equal(fast(img), raw(img))
+
+
+def test_the_dark_end_variant_is_shipped_as_research_weights_never_a_default() -> None:
+    spec = get_weights("zerodce++.det-yolo11n-dark")
+    model = create_enhancer("zerodce++-det-dark").eval()
+    assert model.weights_sha256 == spec.sha256 and model.adaptive and model.data_terms  # ExDark's terms travel
+    assert default_weights("zerodce++") == "zerodce++.sice" and spec.meta["status"].startswith("preliminary")
+    meta = read_checkpoint(model.weights_source)["meta"]
+    assert meta["config"]["teacher"] == 1 and meta["config"]["darken_share"] == 0.5
+    assert meta["config"]["init_weights"] == "zerodce++.det-yolo11n"
