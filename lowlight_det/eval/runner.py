@@ -247,13 +247,10 @@ def _run_shard(detector: Any, variant: Variant, enhancer: torch.nn.Module, class
 def dataset_predictions(raw: list[dict[str, Any]], class_map: ClassMap) -> list[dict[str, Any]]:
     """The detector's raw predictions (``detector_class`` fields) as COCO results in the dataset's classes
     (category = index + 1); detections of classes the dataset does not have are dropped."""
-    preds = []
-    for p in raw:
-        labels, keep = class_map.apply(np.array([p["detector_class"]]))
-        if keep[0]:
-            preds.append({"image_id": int(p["image_id"]), "category_id": int(labels[0]) + 1,
-                          "bbox": list(p["bbox"]), "score": p["score"]})
-    return preds
+    labels, keep = class_map.apply(np.array([p["detector_class"] for p in raw], dtype=np.int64))
+    kept = (p for p, k in zip(raw, keep.tolist(), strict=True) if k)
+    return [{"image_id": int(p["image_id"]), "category_id": int(label) + 1, "bbox": list(p["bbox"]), "score": p["score"]}
+            for p, label in zip(kept, labels.tolist(), strict=True)]
 
 
 class Validation(NamedTuple):

@@ -20,7 +20,6 @@ interval) and ``last.pt`` to ``--resume`` from.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import partial
@@ -164,7 +163,9 @@ def _darkening(cfg: FinetuneConfig) -> Any:
     """``before_enhancer``: darken ``cfg.darken_share`` of each training batch by a random number of stops (noise
     drawn per seed, epoch and step: a resumed run darkens as the uninterrupted one would)."""
     def darken(img: torch.Tensor, trainer: Any) -> torch.Tensor:
-        trainer.darken_step = getattr(trainer, "darken_step", 0) + 1
+        if getattr(trainer, "darken_epoch", None) != trainer.epoch:  # the step counts from 0 in every epoch
+            trainer.darken_epoch, trainer.darken_step = trainer.epoch, 0
+        trainer.darken_step += 1
         g = image_generator(cfg.seed, trainer.epoch * 1_000_003 + trainer.darken_step)
         dark, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
                                    generator=g)
@@ -195,7 +196,7 @@ def _holdout(cfg: FinetuneConfig, data: Any, class_map: Any, val_gt: dict[str, A
                              "detector": str(detector), "enhancer": cfg.enhancer,
                              "enhancer_weights": str(enhancer_file) if enhancer_file else cfg.init_weights},
                       delta_map50_vs_zero_shot=round(d.delta, 3), ci95=[round(d.low, 3), round(d.high, 3)])
-    return json.loads(json.dumps(result))
+    return result
 
 
 def holdout_text(h: dict[str, Any]) -> str:
