@@ -123,6 +123,7 @@ class TrainConfig(RunSettings):
 TRAIN_MODES = ("enhancer", "detector", "joint")
 PRECISIONS = ("float32", "bfloat16")
 GATES = ("global", "spatial")
+SENSORS = ("fixed", "random")
 """What ``python -m lowlight_det.finetune --train`` fine-tunes."""
 
 SAMPLES = ("stratified", "first")
@@ -299,6 +300,11 @@ class FinetuneConfig(RunSettings):
                                   low=0, high=1)
     darken_ev_min: float = setting(1.0, "fewest stops of that darkening", low=0, high=16)
     darken_ev_max: float = setting(6.0, "most stops of that darkening", low=0, high=16)
+    darken_sensor: str = setting("fixed", "camera of that darkening: 'fixed' (the darkness sweep's sensor, shot noise "
+                                          "1e-3) or 'random' (per image: tone curve, white balance and shot noise "
+                                          "1e-4..1.2e-2 from the published ranges, so tuning does not fit one sensor)")
+    denoise: bool = setting(False, "add a learned denoising stage before the curves (enhancers/denoise.py): a blur "
+                                   "mixed in where a low-resolution map of the image's noise says so")
     epochs: int = setting(10, "epochs (a resumed run may raise it)", low=1)
     batch_size: int = setting(8, "images per step", low=1)
     imgsz: int = setting(640, "detector input size", low=1)
@@ -329,6 +335,10 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: train must be one of {', '.join(TRAIN_MODES)}, got {self.train!r}")
         if self.gate not in GATES:
             raise ValueError(f"{where}: gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        if self.denoise and self.train != "enhancer":
+            raise ValueError(f"{where}: denoise is a stage of a tuned enhancer (--train enhancer), got train={self.train!r}")
+        if self.darken_sensor not in SENSORS:
+            raise ValueError(f"{where}: darken_sensor must be one of {', '.join(SENSORS)}, got {self.darken_sensor!r}")
         if self.train != "detector":  # the detector baseline may sit behind any enhancer, 'none' included
             check_trainable(where, self.enhancer)
         validate(self, where)

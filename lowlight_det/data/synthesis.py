@@ -261,9 +261,14 @@ def darken_batch(img: Tensor, stops: Tensor, *, generator: torch.Generator, sens
 
 
 def random_darkening(img: Tensor, *, share: float, stops: tuple[float, float], generator: torch.Generator,
-                     sensor: SensorModel | None = None) -> tuple[Tensor, Tensor]:
+                     sensor: SensorModel | None = None, ranges: DarkenRanges | None = None) -> tuple[Tensor, Tensor]:
     """Darken a random ``share`` of the batch by a random number of stops, uniform in ``stops``: training data
     that reaches from the images as they are to very dark frames. Returns (images, stops per image; 0 = as is).
+
+    The camera is ``sensor`` (default: the darkness sweep's fixed :class:`SensorModel`) or, with ``ranges``, a
+    random one per image: tone curve, white balance, shot and read noise drawn from ``ranges``
+    (:func:`sample_params`, e.g. :class:`DarkenRanges`' published ranges), so that what is learned does not
+    depend on one sensor's noise; the exposure is still lowered by exactly the drawn stops.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -277,4 +282,8 @@ def random_darkening(img: Tensor, *, share: float, stops: tuple[float, float], g
     ev = torch.where(chosen, ev, torch.zeros_like(ev))
     if not bool(chosen.any()):
         return img, ev
-    return darken_batch(img, ev, generator=generator, sensor=sensor), ev
+    if ranges is None:
+        return darken_batch(img, ev, generator=generator, sensor=sensor), ev
+    params = sample_params(n, ranges, generator)._replace(darkness=torch.pow(2.0, -ev.double()))
+    dark = darken(img, params, bits=ranges.bits, generator=generator)
+    return torch.where(chosen.to(img.device).view(n, 1, 1, 1), dark, img), ev

@@ -58,8 +58,9 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
         return model_cls(**kwargs)
     loaded = load_weights(arch, weights)
     arch_kwargs = merge_arch_kwargs(loaded.arch_kwargs, kwargs, f"weights {loaded.source}")
-    # a strength gate added to weights that have none starts at its init (for fine-tuning)
-    model = load_into(model_cls(**arch_kwargs), loaded, may_lack=("gate.",) if arch_kwargs.get("adaptive") else ())
+    # a strength gate or denoising stage added to weights that have none starts at its init (for fine-tuning)
+    added = ("gate.",) * bool(arch_kwargs.get("adaptive")) + ("denoiser.",) * bool(arch_kwargs.get("denoise"))
+    model = load_into(model_cls(**arch_kwargs), loaded, may_lack=added)
     model.weights_source = loaded.source  # type: ignore[assignment]
     model.weights_sha256 = loaded.sha256  # type: ignore[assignment]
     model.data_terms = loaded.meta.get("data_terms")  # type: ignore[assignment]  # e.g. ExDark's, when tuned on it
@@ -68,21 +69,24 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
 
 @register_enhancer("zerodce", learned=True, trainable=True)
 def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-            adaptive: bool | str | None = None) -> ZeroDCE:
+            adaptive: bool | str | None = None, denoise: bool | None = None) -> ZeroDCE:
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
 
     ``adaptive``: with a learned strength gate, per image (True) or a low-resolution map (``"spatial"``); None:
     as the weights say; a gate asked for on weights without one is added at its init, for fine-tuning.
+    ``denoise``: with a learned denoising stage before the curves (enhancers/denoise.py); None: as the weights say.
     """
     return _build(ZeroDCE, "zerodce", weights,  # type: ignore[return-value]
-                  {"width": width, "n_iter": n_iter, "adaptive": adaptive})
+                  {"width": width, "n_iter": n_iter, "adaptive": adaptive, "denoise": denoise})
 
 
 @register_enhancer("zerodce++", learned=True, trainable=True)
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-               scale_factor: float = 12, adaptive: bool | str | None = None) -> ZeroDCEPP:
-    """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights`` and ``adaptive`` as for zerodce."""
-    model = _build(ZeroDCEPP, "zerodce++", weights, {"width": width, "n_iter": n_iter, "adaptive": adaptive})
+               scale_factor: float = 12, adaptive: bool | str | None = None, denoise: bool | None = None) -> ZeroDCEPP:
+    """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights``, ``adaptive`` and ``denoise``
+    as for zerodce."""
+    model = _build(ZeroDCEPP, "zerodce++", weights,
+                   {"width": width, "n_iter": n_iter, "adaptive": adaptive, "denoise": denoise})
     assert isinstance(model, ZeroDCEPP)
     model.scale_factor = scale_factor  # an inference-time choice, not part of the weights
     return model

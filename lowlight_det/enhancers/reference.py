@@ -29,6 +29,8 @@ def reference_forward(model: ZeroDCE | ZeroDCEPP, img: Tensor) -> Tensor:
         True
     """
     x = img.contiguous()
+    if model.denoiser is not None:  # a denoising stage runs first (enhancers/denoise.py)
+        x = model.denoiser(x)
     if isinstance(model, ZeroDCEPP):
         low = x
         if model.scale_factor != 1:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowlight_det.enhancers.denoise import DenoiseStage
 from lowlight_det.enhancers.functional import (
     UpsampledRows,
     apply_curves,
@@ -55,6 +56,7 @@ class _CurveEnhancer(nn.Module):
     per_image_inference: bool = True
     gate: nn.Module | None  # strength gate (``adaptive``, enhancers/gate.py); None: full curves (no class default:
     # nn.Module keeps submodules in _modules, which a class attribute would shadow)
+    denoiser: nn.Module | None  # learned denoising stage before the curves (``denoise``, enhancers/denoise.py)
     conv1: nn.Module
     conv2: nn.Module
     conv3: nn.Module
@@ -98,6 +100,15 @@ class _CurveEnhancer(nn.Module):
             return False
         return "spatial" if getattr(self.gate, "spatial", False) else True
 
+    @property
+    def denoise(self) -> bool:
+        """Whether a learned denoising stage runs before the curves (the value ``denoise=`` takes)."""
+        return self.denoiser is not None
+
+    def _denoised(self, img: Tensor) -> Tensor:
+        _check_image(img)
+        return img if self.denoiser is None else self.denoiser(img)
+
     def _gated(self, img: Tensor, curves: Tensor, strength: Tensor | None = None) -> Tensor:
         if self.gate is None:
             return curves
@@ -116,6 +127,7 @@ class _CurveEnhancer(nn.Module):
 
     def forward(self, img: Tensor) -> Tensor:
         """Enhance ``img`` (B, 3, H, W) RGB in [0, 1]; returns the same shape, dtype and device."""
+        img = self._denoised(img)
         if (torch.is_grad_enabled() and (img.requires_grad or any(p.requires_grad for p in self.parameters()))) \
                 or torch.jit.is_tracing():
             return apply_curves(img, self._gated(img, self._curves_for(img)), self.n_iter if self.shared_curve else None)
@@ -161,7 +173,9 @@ class _CurveEnhancer(nn.Module):
         return out
 
     def forward_curves(self, img: Tensor) -> CurveOutput:
-        """Enhance and also return the curve maps, the half-way image and the strength (for the losses)."""
+        """Enhance and also return the curve maps, the half-way image and the strength (for the losses); with a
+        denoising stage, all of them are of the denoised image."""
+        img = self._denoised(img)
         curves = self._curves_for(img)
         maps = curves.split(3, dim=1) if not self.shared_curve else (curves,) * self.n_iter
         half = self.n_iter // 2
@@ -203,7 +217,7 @@ class ZeroDCE(_CurveEnhancer):
     shared_curve = False
     band_rows: int | None = 64  # CPU inference in exact row bands (see _forward_banded); None: one pass
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False, denoise: bool = False) -> None:
         super().__init__()
         self.n_iter = n_iter
         self.width = width
@@ -216,6 +230,7 @@ class ZeroDCE(_CurveEnhancer):
         self.conv7 = nn.Conv2d(2 * width, 3 * n_iter, 3, padding=1)
         _init_weights(self)
         self.gate = make_gate(adaptive)
+        self.denoiser = DenoiseStage() if denoise else None
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
@@ -257,7 +272,7 @@ class ZeroDCEPP(_CurveEnhancer):
     per_image_inference = False
 
     def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12,
-                 adaptive: bool | str = False) -> None:
+                 adaptive: bool | str = False, denoise: bool = False) -> None:
         super().__init__()
         if scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
@@ -273,6 +288,7 @@ class ZeroDCEPP(_CurveEnhancer):
         self.conv7 = SeparableConv(2 * width, 3)
         _init_weights(self)
         self.gate = make_gate(adaptive)
+        self.denoiser = DenoiseStage() if denoise else None
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """One α map (B, 3, H, W) in [-1, 1], estimated at 1/``scale_factor`` resolution."""

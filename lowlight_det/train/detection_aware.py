@@ -34,7 +34,7 @@ from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset, load_unlabelled
-from lowlight_det.data.synthesis import image_generator, random_darkening
+from lowlight_det.data.synthesis import DarkenRanges, image_generator, random_darkening
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.distributed import broadcast_floats, init_distributed
@@ -156,8 +156,10 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     dataset = letterboxed_dataset(train_yaml, split="val", imgsz=cfg.imgsz)
     detector = freeze(detector_module(build_detector(cfg.detector)).to(device))  # its own copy, for the loss
 
-    gate: dict[str, Any] = {"adaptive": True if cfg.gate == "global" else cfg.gate} if cfg.adaptive else {}
-    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **gate)
+    options: dict[str, Any] = {"adaptive": True if cfg.gate == "global" else cfg.gate} if cfg.adaptive else {}
+    if cfg.denoise:
+        options["denoise"] = True
+    enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **options)
     enhancer = enhancer.to(device).train()
     if not hasattr(enhancer, "forward_curves"):
         raise ValueError(f"enhancer {cfg.enhancer!r} is not a trainable curve enhancer")
@@ -198,6 +200,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     loop.log("tuning on %d images, validating on %d (%s): none %.2f, start %.2f mAP50", len(train_records),
              len(val_records), val_from, holdout["none"]["map50"], holdout["start"]["map50"])
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
+    ranges = DarkenRanges() if cfg.darken_sensor == "random" else None  # None: the sweep's fixed sensor
     loader = loop.loader(dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
                          collate_fn=dataset.collate_fn)
     net = loop.wrap()
@@ -217,13 +220,13 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             img = original                                                # resumes are exact
             if cfg.darken_share > 0:  # the dark end
                 img, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
-                                          generator=image_generator(cfg.seed, stream))
+                                          generator=image_generator(cfg.seed, stream), ranges=ranges)
             labelled = cfg.w_det > 0 or cfg.teacher == 0  # (w_det 0 alone: logged, not trained on)
             parts = [img] if labelled else []
             if cfg.teacher > 0:  # label-free: the detector's detections on the original supervise a darker copy
                 pseudo = pseudo_targets(detector, original, conf=cfg.teacher_conf)
                 dark, _ = random_darkening(original, share=1.0, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
-                                           generator=image_generator(cfg.seed, stream + 32))
+                                           generator=image_generator(cfg.seed, stream + 32), ranges=ranges)
                 parts.append(dark)
             x = torch.cat(parts) if len(parts) > 1 else parts[0]  # one forward pass (DDP)
             n = img.shape[0] if labelled else 0
@@ -296,7 +299,8 @@ def _with_interval(holdout: dict[str, Any], gt: dict[str, Any], out: Path) -> di
 
 
 def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:
-    """Curve-estimator parameters at ``cfg.lr``; the strength gate's (if any) at ``cfg.gate_lr``."""
-    gate = [p for n, p in enhancer.named_parameters() if n.startswith("gate.")]
-    rest = [p for n, p in enhancer.named_parameters() if not n.startswith("gate.")]
+    """Curve-estimator parameters at ``cfg.lr``; the small heads' (strength gate, denoising map) at ``cfg.gate_lr``."""
+    heads = ("gate.", "denoiser.")
+    gate = [p for n, p in enhancer.named_parameters() if n.startswith(heads)]
+    rest = [p for n, p in enhancer.named_parameters() if not n.startswith(heads)]
     return [{"params": rest}] + ([{"params": gate, "lr": cfg.gate_lr, "weight_decay": 0.0}] if gate else [])

@@ -44,11 +44,13 @@ class WithCurves(nn.Module):
 
 
 def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
-    """The architecture options a checkpoint of ``model`` needs (width, iterations, strength gate)."""
+    """The architecture options a checkpoint of ``model`` needs (width, iterations, strength gate, denoising stage)."""
     kwargs: dict[str, Any] = {"width": model.width, "n_iter": model.n_iter}
     adaptive = getattr(model, "adaptive", False)
     if adaptive:
         kwargs["adaptive"] = adaptive  # True (per image) or "spatial"
+    if getattr(model, "denoise", False):
+        kwargs["denoise"] = True
     return kwargs
 
 

@@ -10,7 +10,14 @@ import torch
 
 from lowlight_det.darken import main as darken_main
 from lowlight_det.data.detection import load_yolo
-from lowlight_det.data.synthesis import DarkenParams, DarkenRanges, LowLightSynthesis, darken, darken_array
+from lowlight_det.data.synthesis import (
+    DarkenParams,
+    DarkenRanges,
+    LowLightSynthesis,
+    darken,
+    darken_array,
+    random_darkening,
+)
 
 
 def test_reproducible_per_image_and_darker() -> None:
@@ -102,3 +109,20 @@ def test_synthesis_draws_a_different_stream_in_each_dataloader_worker() -> None:
     # worker 0 serves items 0 and 2, worker 1 items 1 and 3: their first draws must differ
     assert not torch.equal(first[0], first[1])
     assert all(torch.equal(a, b) for a, b in zip(first, run(), strict=True))  # seeded loader: reproducible
+
+
+def test_random_darkening_on_random_sensors_is_seeded_and_exact_in_exposure() -> None:
+    img = torch.full((16, 3, 32, 32), 0.6)
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    fixed, ev = random_darkening(img, share=0.5, stops=(2, 4), generator=gen())
+    rand, ev_r = random_darkening(img, share=0.5, stops=(2, 4), generator=gen(), ranges=DarkenRanges())
+    again, _ = random_darkening(img, share=0.5, stops=(2, 4), generator=gen(), ranges=DarkenRanges())
+    assert torch.equal(rand, again) and torch.equal(ev, ev_r)  # seeded; the same images and stops are drawn
+    kept = ev == 0
+    assert 0 < int(kept.sum()) < 16 and torch.equal(rand[kept], img[kept])
+    dark = ~kept
+    assert bool((rand[dark].mean((1, 2, 3)) < 0.6).all())
+    # one fixed camera: the same stops give the same noise level; random cameras: noise levels spread widely
+    noise_fixed = fixed[dark].std((2, 3)).mean(1)
+    noise_rand = rand[dark].std((2, 3)).mean(1)
+    assert noise_rand.max() / noise_rand.min() > 2 * (noise_fixed.max() / noise_fixed.min())

@@ -215,6 +215,26 @@ def test_finetune_darkens_a_share_on_the_fly_and_still_resumes_exactly(setup: di
 
 
 @pytest.mark.integration
+def test_finetune_learns_a_denoising_stage_on_randomly_sensed_dark_images(setup: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "denoise"
+    args = [*_args(setup, out, 1), "--denoise", "--gate-lr", "0.05", "--darken-share", "1", "--darken-ev", "3", "5",
+            "--darken-sensor", "random"]
+    assert finetune_main(args) == 0
+    last = read_checkpoint(out / "last.pt")
+    assert last["arch_kwargs"]["denoise"] is True and last["meta"]["config"]["darken_sensor"] == "random"
+    assert last["optimizer"]["param_groups"][1]["lr"] == 0.05  # the stage learns at the small heads' rate
+    fresh = ZeroDCE(denoise=True).state_dict()
+    assert not torch.equal(last["state_dict"]["denoiser.fc2.weight"], fresh["denoiser.fc2.weight"])
+    assert create_enhancer("zerodce", weights=out / "best.pt").denoise
+    # a fixed sensor darkens the same batches differently: the run saw other images
+    assert finetune_main([*args[:-1], "fixed", "--out", str(tmp_path / "fixed")]) == 0
+    fixed = read_checkpoint(tmp_path / "fixed" / "last.pt")
+    assert fixed["history"][0]["det"] != last["history"][0]["det"]
+    with pytest.raises(SystemExit):
+        finetune_main([*args[:-1], "noisy"])
+
+
+@pytest.mark.integration
 def test_finetune_says_whether_it_helped(setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 

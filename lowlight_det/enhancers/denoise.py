@@ -1,0 +1,102 @@
+"""A light, learned denoising stage in front of the curves: blur where the image is noisy, nowhere else.
+
+Curves cannot remove noise, and at the dark end noise is what brightening amplifies (the darkness sweep: with
+a noisy sensor every brightening loses to ``none``). :class:`DenoiseStage` computes ``x − m · (x − blur(x))``:
+``blur`` is a fixed 5x5 binomial filter (separable, noise standard deviation x0.27 on white noise) and ``m`` a
+learned low-resolution map in (0, 1) from the noise statistics of cells of 40x40 pixels (how much fine detail
+there is, and how much for the light there is) and of the whole image, upsampled bilinearly like the spatial
+strength map. So it is a per-region mix of the image and its blur: the output stays within the input's range,
+``m → 0`` is the identity, and the detector's loss decides where blurring pays. 649 parameters; about one more
+pass over the image than the curves themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lowlight_det.enhancers.gate import luminance, upsample_strength
+
+_BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
+_NOISE_EPS = 1e-3  # log-scaled noise levels: log(1e-3) = -6.9 maps to 0, a level of 1 to 1
+N_NOISE_STATS = 3
+
+
+def binomial_kernel(channels: int = 3) -> Tensor:
+    """The 1-D binomial filter [1, 4, 6, 4, 1] / 16 as a depthwise row kernel (channels, 1, 1, 5)."""
+    return torch.tensor(_BINOMIAL5).div(16).view(1, 1, 1, 5).repeat(channels, 1, 1, 1)
+
+
+def binomial_blur(img: Tensor, kernel: Tensor | None = None) -> Tensor:
+    """5x5 binomial blur ([1, 4, 6, 4, 1] / 16 along each axis) of (B, C, H, W), edges replicated.
+
+    ``kernel``: :func:`binomial_kernel` of C channels (a module keeps it as a buffer: fixed shapes for ONNX).
+
+    Example:
+        >>> x = torch.rand(1, 3, 7, 9)
+        >>> binomial_blur(x).shape, bool(binomial_blur(torch.full((1, 3, 7, 9), 0.3)).sub(0.3).abs().max() < 1e-6)
+        (torch.Size([1, 3, 7, 9]), True)
+    """
+    c = img.shape[1]
+    k = (binomial_kernel(c) if kernel is None else kernel).to(img.device, img.dtype)
+    x = F.conv2d(F.pad(img, (2, 2, 0, 0), mode="replicate"), k, groups=c)
+    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="replicate"), k.transpose(2, 3), groups=c)
+
+
+def _log_level(v: Tensor) -> Tensor:
+    return 1 + torch.log(v + _NOISE_EPS) / -math.log(_NOISE_EPS)
+
+
+def noise_stats(img: Tensor, detail: Tensor, cell: int) -> Tensor:
+    """Per cell of ``cell`` x ``cell`` pixels (B, 3, ⌈H/cell⌉, ⌈W/cell⌉) float32: mean luminance, the log-scaled
+    mean absolute fine detail ``|x − blur(x)|`` (noise, and texture), and the same relative to the square root of
+    the luminance (shot noise grows with it, so this separates a noisy dark region from a textured lit one)."""
+    pool = lambda t: F.avg_pool2d(t, cell, ceil_mode=True)  # noqa: E731  # partial cells: their own pixels
+    mean = pool(luminance(img))
+    level = pool(detail.float().abs().mean(1, keepdim=True))
+    return torch.cat([mean, _log_level(level), _log_level(level / (mean + _NOISE_EPS).sqrt()).clamp(max=2)], dim=1)
+
+
+class DenoiseStage(nn.Module):
+    """``x − m · (x − binomial_blur(x))`` with a learned denoising map ``m`` in (0, 1) (see the module docstring).
+
+    The map comes from :func:`noise_stats` of each cell and of the whole image through a 1x1 → 3x3 → 1x1
+    convolution stack (649 parameters); its last layer starts at zero weights, so every region starts at
+    ``init_mix``.
+
+    Shape: input (B, 3, H, W) RGB in [0, 1], any float dtype; output the same shape and dtype, in the input's range.
+
+    Example:
+        >>> stage = DenoiseStage(init_mix=0.5)
+        >>> x = torch.rand(1, 3, 50, 70)
+        >>> torch.allclose(stage(x), x - 0.5 * (x - binomial_blur(x)), atol=1e-6)
+        True
+    """
+
+    def __init__(self, *, hidden: int = 8, init_mix: float = 0.1, cell: int = 40) -> None:
+        super().__init__()
+        if not 0 < init_mix < 1:
+            raise ValueError(f"init_mix must be in (0, 1), got {init_mix}")
+        self.cell = cell
+        self.register_buffer("kernel", binomial_kernel(3), persistent=False)  # not part of the weights
+        self.fc1 = nn.Conv2d(2 * N_NOISE_STATS, hidden, 1)
+        self.mix = nn.Conv2d(hidden, hidden, 3, padding=1, padding_mode="replicate")
+        self.fc2 = nn.Conv2d(hidden, 1, 1)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.constant_(cast(Tensor, self.fc2.bias), math.log(init_mix / (1 - init_mix)))
+
+    def mix_map(self, img: Tensor, detail: Tensor) -> Tensor:
+        """The low-resolution denoising map (B, 1, ⌈H/cell⌉, ⌈W/cell⌉) float32 in (0, 1)."""
+        local = noise_stats(img, detail, self.cell)
+        glob = local.mean((2, 3), keepdim=True).expand_as(local)
+        x = torch.cat([local, glob], dim=1).to(self.fc1.weight.dtype)
+        return torch.sigmoid(self.fc2(torch.relu(self.mix(torch.relu(self.fc1(x))))).float())
+
+    def forward(self, img: Tensor) -> Tensor:
+        detail = img - binomial_blur(img, cast(Tensor, self.kernel))
+        m = upsample_strength(self.mix_map(img, detail), img.shape[2], img.shape[3]).to(img.dtype)
+        return img - m * detail

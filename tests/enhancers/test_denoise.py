@@ -1,0 +1,134 @@
+"""The learned denoising stage (enhancers/denoise.py): contract, what it does to noise, loading and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import pytest
+import torch
+
+from lowlight_det import create_enhancer
+from lowlight_det.data.synthesis import SensorModel, darken_stops
+from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
+from lowlight_det.enhancers.denoise import DenoiseStage, binomial_blur, noise_stats
+from lowlight_det.enhancers.reference import reference_forward
+from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
+from lowlight_det.export import main as export_main
+from lowlight_det.train.loop import arch_kwargs_of
+
+
+def _scene() -> torch.Tensor:
+    """A smooth scene with a few edges (no noise of its own): rows of soft bands and a bright square."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, 160), torch.linspace(0, 1, 240), indexing="ij")
+    img = 0.35 + 0.25 * torch.sin(6 * x)[None] * torch.tensor([1.0, 0.8, 0.6]).view(3, 1, 1) + 0.1 * y[None]
+    img[:, 40:100, 60:140] = 0.85
+    return img.clamp(0, 1)[None]
+
+
+def _noisy_dark(scene: torch.Tensor, stops: float, noise: float) -> torch.Tensor:
+    rgb = (scene[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    dark = darken_stops(rgb, stops, index=3, sensor=SensorModel.with_noise(noise))
+    return torch.from_numpy(dark).permute(2, 0, 1)[None].float() / 255
+
+
+def _stage(model: torch.nn.Module) -> DenoiseStage:
+    stage = getattr(model, "denoiser", None)
+    assert isinstance(stage, DenoiseStage)
+    return stage
+
+
+def _noise_responsive(stage: DenoiseStage) -> DenoiseStage:
+    """A map that follows the relative noise statistic (the third): noisy cells blurred, clean ones kept."""
+    with torch.no_grad():
+        for p in stage.parameters():
+            p.zero_()
+        stage.fc1.weight[0, 2] = 1.0  # hidden 0 = relu(relative noise level)
+        stage.mix.weight[0, 0, 1, 1] = 1.0
+        stage.fc2.weight[0, 0] = 40.0
+        torch.nn.init.constant_(cast(torch.Tensor, stage.fc2.bias), -20.0)  # level 0.5 is the switch
+    return stage
+
+
+def test_stage_is_a_mix_of_the_image_and_its_blur() -> None:
+    stage = DenoiseStage(init_mix=0.3)
+    assert sum(p.numel() for p in stage.parameters()) == 649
+    x = torch.rand(2, 3, 45, 83)
+    torch.testing.assert_close(stage(x), x - 0.3 * (x - binomial_blur(x)))
+    assert stage.mix_map(x, x - binomial_blur(x)).shape == (2, 1, 2, 3)  # 40-pixel cells, partial ones kept
+    torch.nn.init.normal_(stage.fc2.weight, 0, 5.0)
+    out = stage(x)  # any map: a convex mix, so the output stays in the input's range
+    assert out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match="init_mix"):
+        DenoiseStage(init_mix=1.0)
+
+
+def test_blur_halves_noise_and_keeps_flat_regions() -> None:
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 64, 64), 0.4)
+    noisy = flat + 0.05 * torch.randn_like(flat)
+    assert (binomial_blur(noisy) - flat).std() < 0.5 * (noisy - flat).std()
+    torch.testing.assert_close(binomial_blur(flat), flat)
+
+
+def test_noise_statistic_tells_a_noisy_dark_frame_from_a_clean_one() -> None:
+    scene = _scene()
+    clean, noisy = _noisy_dark(scene, 3, 1e-7), _noisy_dark(scene, 3, 1e-2)  # 3 EV darker: quantisation only, noisy
+    rel = [noise_stats(x, x - binomial_blur(x), 40)[:, 2].mean().item() for x in (clean, noisy)]
+    assert rel[1] > rel[0] + 0.2
+    stage = _noise_responsive(DenoiseStage())
+    with torch.no_grad():
+        maps = [stage.mix_map(x, x - binomial_blur(x)).mean().item() for x in (clean, noisy)]
+        assert maps[0] < 0.2 < 0.8 < maps[1]
+        # what the noisy frame loses to noise comes closer to the noise-free dark frame
+        assert (stage(noisy) - clean).abs().mean() < 0.7 * (noisy - clean).abs().mean()
+        torch.testing.assert_close(stage(clean), clean, rtol=0, atol=0.02)
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_enhancer_with_denoising_matches_its_reference_and_learns(cls: type[ZeroDCE] | type[ZeroDCEPP]) -> None:
+    torch.manual_seed(0)
+    model = cls(adaptive=True, denoise=True).eval()
+    assert model.denoise and not cls().denoise
+    torch.nn.init.normal_(_stage(model).fc2.weight, 0, 3.0)
+    img = torch.rand(2, 3, 150, 70) * 0.3  # tall: the CPU row-band path for Zero-DCE
+    with torch.no_grad():
+        torch.testing.assert_close(model(img), reference_forward(model, img), rtol=0, atol=1e-5)
+        plain = cls(adaptive=True).eval()
+        plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("denoiser.")})
+        denoised = _stage(model)(img)
+        torch.testing.assert_close(model(img), plain(denoised), rtol=0, atol=1e-6)  # denoise, then the curves
+    model.train()
+    out = model.forward_curves(img)
+    out.image.mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in _stage(model).parameters())
+
+
+def test_denoising_stage_is_saved_loaded_and_added_at_its_init(tmp_path: Path) -> None:
+    added = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n", denoise=True)
+    shipped = create_enhancer("zerodce++-det")
+    for k, v in shipped.state_dict().items():  # the weights' own parameters, the stage at its init
+        torch.testing.assert_close(added.state_dict()[k], v, rtol=0, atol=0)
+    torch.nn.init.normal_(_stage(added).fc2.weight, 0, 3.0)
+    ckpt = atomic_save(make_checkpoint(added, arch="zerodce++", arch_kwargs=arch_kwargs_of(added), meta={}),
+                       tmp_path / "denoise.pt")
+    assert read_checkpoint(ckpt)["arch_kwargs"] == {"width": 32, "n_iter": 8, "adaptive": True, "denoise": True}
+    back = create_enhancer("zerodce++", weights=ckpt)
+    assert back.denoise and back.adaptive
+    for k, v in added.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[k], v, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="denoise=True"):
+        create_enhancer("zerodce++", weights=ckpt, denoise=False)
+
+
+def test_onnx_export_with_the_denoising_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = ZeroDCEPP(adaptive="spatial", denoise=True)
+    torch.nn.init.normal_(_stage(model).fc2.weight, 0, 3.0)
+    weights = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs=arch_kwargs_of(model), meta={}),
+                          tmp_path / "denoise.pt")
+    out = tmp_path / "denoise.onnx"
+    assert export_main(["--enhancer", "zerodce++", "--weights", str(weights), "--dynamic", "--out", str(out),
+                        "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith("OK") and float(printed.split("max abs error ")[1].split()[0]) <= 1e-4
