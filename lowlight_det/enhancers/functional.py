@@ -79,9 +79,10 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
                          band_rows: int | None = None, scale: Tensor | UpsampledRows | None = None,
                          out: Tensor | None = None
                          ) -> Tensor:
-    """:func:`apply_curves` for inference: the same arithmetic in the same order (bit-identical results), done in
-    place on row bands of one copy of ``img``, so every iteration of a band runs while it is in cache and no
-    temporary image is allocated per iteration. No autograd (use :func:`apply_curves` to train).
+    """:func:`apply_curves` for inference, in place on row bands of one copy of ``img``, so every iteration of a band
+    runs while it is in cache and no temporary image is allocated per iteration. Each iteration is computed as
+    ``x · (1 − α + α·x)`` (the same curve, factored: two passes over the band instead of four; within a few float32
+    ulps of :func:`apply_curves`, 1e-6 after 8 iterations). No autograd (use :func:`apply_curves` to train).
 
     Args:
         img: RGB images in [0, 1], shape (B, 3, H, W), any float dtype; not modified.
@@ -97,7 +98,7 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
 
     Example:
         >>> img, curves = torch.rand(1, 3, 70, 9), torch.rand(1, 24, 70, 9) * 2 - 1
-        >>> apply_curves_inplace(img, curves).equal(apply_curves(img, curves))
+        >>> bool((apply_curves_inplace(img, curves) - apply_curves(img, curves)).abs().max() < 1e-6)
         True
     """
     if curves.shape[1] % 3:
@@ -118,11 +119,10 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
             if scale is not None:  # the gated maps of this band, as ``curves * scale`` would give them
                 s = map_rows(scale, y0, y1).to(img.dtype)
                 band = [alpha * s for alpha in band]
-            for alpha in band * (n_iter or 1):  # x = x + α·(x² − x), as apply_curves computes it
-                torch.mul(x, x, out=t)
-                t.sub_(x)
-                t.mul_(alpha)
-                x.add_(t)
+            betas = [1 - alpha for alpha in band]  # x + α·(x² − x) = x · (β + α·x), β = 1 − α
+            for alpha, beta in zip(band * (n_iter or 1), betas * (n_iter or 1), strict=True):
+                torch.addcmul(beta, alpha, x, out=t)
+                x.mul_(t)
     return out
 
 

@@ -44,12 +44,12 @@ def illumination_stats(img: Tensor) -> Tensor:
         [0.0, 0.0, 0.0, 1.0, 0.0]
     """
     lum = luminance(img).flatten(1)  # (B, H·W)
-    mean = lum.mean(1)
-    std = (lum - mean[:, None]).square().mean(1).sqrt()
+    n = lum.shape[1]
+    var, mean = torch.var_mean(lum, dim=1, correction=0)  # few passes over the image: this runs on every frame
     log_mean = 1 + torch.log(lum + _LOG_EPS).mean(1) / -math.log(_LOG_EPS)
-    dark = (lum < 0.1).float().mean(1)
-    bright = (lum > 0.75).float().mean(1)
-    return torch.stack([mean, 2 * std, log_mean, dark, bright], dim=1)
+    dark = (lum < 0.1).sum(1, dtype=torch.float32) / n
+    bright = (lum > 0.75).sum(1, dtype=torch.float32) / n
+    return torch.stack([mean, 2 * var.sqrt(), log_mean, dark, bright], dim=1)
 
 
 class StrengthGate(nn.Module):
