@@ -107,7 +107,7 @@ def test_enhancer_with_denoising_matches_its_reference_and_learns(cls: type[Zero
 
 def test_denoising_stage_is_saved_loaded_and_added_at_its_init(tmp_path: Path) -> None:
     added = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n", denoise=True)
-    shipped = create_enhancer("zerodce++-det")
+    shipped = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n")
     for k, v in shipped.state_dict().items():  # the weights' own parameters, the stage at its init
         torch.testing.assert_close(added.state_dict()[k], v, rtol=0, atol=0)
     torch.nn.init.normal_(_stage(added).fc2.weight, 0, 3.0)

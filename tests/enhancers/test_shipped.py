@@ -28,7 +28,7 @@ def test_default_weights_are_ours_and_brighten(arch: str) -> None:
 @pytest.mark.parametrize("arch", ["zerodce", "zerodce++"])
 def test_detection_tuned_weights_are_shipped_with_their_provenance(arch: str) -> None:
     spec = get_weights(f"{arch}.det-yolo11n")
-    tuned = create_enhancer(f"{arch}-det").eval()
+    tuned = create_enhancer(arch, weights=f"{arch}.det-yolo11n").eval()
     assert tuned.weights_sha256 == spec.sha256 and tuned.adaptive
     assert create_enhancer(arch, weights=f"{arch}.det-yolo11n").weights_sha256 == spec.sha256
     meta = read_checkpoint(tuned.weights_source)["meta"]
@@ -67,3 +67,23 @@ def test_the_dark_end_variant_is_shipped_as_research_weights_never_a_default() -
     meta = read_checkpoint(model.weights_source)["meta"]
     assert meta["config"]["teacher"] == 1 and meta["config"]["darken_share"] == 0.5
     assert meta["config"]["init_weights"] == "zerodce++.det-yolo11n"
+
+
+def test_the_dark_end_weights_are_what_zerodcepp_det_names_never_a_default() -> None:
+    spec = get_weights("zerodce++.det-yolo11n-dn")
+    model = create_enhancer("zerodce++-det").eval()
+    assert model.weights_sha256 == spec.sha256 and model.adaptive is True and model.denoise and model.data_terms
+    assert default_weights("zerodce++") == "zerodce++.sice"
+    meta = read_checkpoint(model.weights_source)["meta"]
+    assert meta["config"]["denoise"] and meta["config"]["darken_sensor"] == "random" and meta["config"]["seed"] == 0
+    assert meta["config"]["init_weights"] == "zerodce++.det-yolo11n" and "seed-0" in meta["shipped"]["selection"]
+    assert spec.meta["metrics"]["exdark_test_379"]["seeds"] == 3
+    # what it does: a dark, noisy frame comes out brighter and smoother than the gate-only weights make it
+    g = torch.Generator().manual_seed(0)
+    scene = torch.linspace(0.02, 0.12, 96).view(1, 1, 1, 96).expand(1, 3, 96, 96)
+    noisy = (scene + 0.02 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)
+    gate_only = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n").eval()
+    with torch.inference_mode():
+        out, before = model(noisy), gate_only(noisy)
+    roughness = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean() / x.mean()  # noqa: E731
+    assert out.mean() > noisy.mean() and roughness(out) < 0.6 * roughness(before)

@@ -162,12 +162,15 @@ def test_finetune_ddp_two_cpu_processes(setup: dict[str, Path], tmp_path: Path) 
 def test_shipped_finetune_config_is_the_recipe_of_the_shipped_weights() -> None:
     from lowlight_det.config import FinetuneConfig, load_config, to_dict
 
-    cfg = to_dict(load_config(FinetuneConfig, REPO / "configs" / "finetune_zerodcepp_yolo11n.yaml"))
-    assert cfg["val_split"] is None and cfg["adaptive"]
-    shipped = read_checkpoint(create_enhancer("zerodce++-det").weights_source)["meta"]["config"]
     keys = ("enhancer", "init_weights", "adaptive", "gate_lr", "lr", "weight_decay", "grad_clip", "batch_size",
             "imgsz", "w_det", "w_ref", "val_split", "val_fraction", "patience", "epochs", "seed", "loss")
-    assert {k: cfg[k] for k in keys} == {k: shipped[k] for k in keys}
+    dark_end = ("denoise", "darken_share", "darken_ev_min", "darken_ev_max", "darken_sensor", "limit", "teacher")
+    for config, weights, extra in (("finetune_zerodcepp_yolo11n.yaml", "zerodce++.det-yolo11n", ()),
+                                   ("finetune_zerodcepp_yolo11n_dark.yaml", "zerodce++.det-yolo11n-dn", dark_end)):
+        cfg = to_dict(load_config(FinetuneConfig, REPO / "configs" / config))
+        assert cfg["val_split"] is None and cfg["adaptive"]
+        shipped = read_checkpoint(create_enhancer("zerodce++", weights=weights).weights_source)["meta"]["config"]
+        assert {k: cfg[k] for k in keys + extra} == {k: shipped[k] for k in keys + extra}
 
 
 @pytest.mark.integration

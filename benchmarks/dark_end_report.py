@@ -1,0 +1,113 @@
+"""Issue 12's dark-end table from the runs of ``benchmarks/dark_end_cpu.sh`` (numbers only, from metrics.json).
+
+    python benchmarks/dark_end_report.py \\
+        --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
+        --variant "random cameras=dark_rand_cpu" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
+        --sweep benchmarks/results/sweep_denoise --out benchmarks/results/dark_end_cpu
+
+For each variant (one result folder per seed under ``benchmarks/results/``) and each condition (the 379 ExDark
+test images as they are, and 3 stops darker with shot noise 1e-3, 3e-3 and 1e-2), the tuned row's mAP50 and its Δ
+vs ``none`` with the paired 95% interval of every seed, the mean ± std over seeds, and whether every seed's
+interval lies above 0 (gain beyond noise) or below 0 (loss beyond noise). ``--sweep``: an evaluation with
+``--darken-ev 1,...`` whose mAP50 by darkness is drawn as ``map50_by_darkness.png`` (a chart of aggregate metrics).
+Writes ``dark_end.md`` and ``dark_end.json`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("benchmarks/results")
+CONDITIONS = (("as is", "1e-3", "0"), ("3 EV, noise 1e-3", "1e-3", "3"), ("3 EV, noise 3e-3", "3e-3", "3"),
+              ("3 EV, noise 1e-2", "1e-2", "3"))
+
+
+def _level(run: str, noise: str, level: str) -> dict[str, Any] | None:
+    path = RESULTS / run / f"eval_noise_{noise}" / "metrics.json"
+    if not path.is_file():
+        return None
+    darkness = json.loads(path.read_text())["darkness"]
+    rows = darkness["rows"]
+    tuned = rows.get("zerodce++") or next(v for k, v in rows.items() if k != "none")  # the run's own weights
+    out = dict(tuned["levels"][level])
+    out["none"] = rows["none"]["levels"][level]["map50"]
+    return out
+
+
+def _cell(values: list[dict[str, Any]]) -> dict[str, Any]:
+    deltas = [v["delta_map50"] for v in values]
+    cis = [v.get("delta_map50_ci95") for v in values]
+    return {"none": values[0]["none"], "map50": [v["map50"] for v in values], "delta": deltas, "ci95": cis,
+            "delta_mean": round(statistics.mean(deltas), 2),
+            "delta_std": round(statistics.stdev(deltas), 2) if len(deltas) > 1 else None,
+            "above_beyond_noise": all(c is not None and c[0] > 0 for c in cis),
+            "below_beyond_noise": any(c is not None and c[1] < 0 for c in cis)}
+
+
+def _text(cell: dict[str, Any]) -> str:
+    seeds = "; ".join(f"{d:+.1f} [{c[0]:+.1f}, {c[1]:+.1f}]" if c else f"{d:+.1f}"
+                      for d, c in zip(cell["delta"], cell["ci95"], strict=True))
+    mean = statistics.mean(cell["map50"])
+    if len(cell["delta"]) == 1:
+        return f"{mean:.1f} ({seeds})"
+    return f"{mean:.1f}, Δ {cell['delta_mean']:+.1f} ± {cell['delta_std']:.1f} ({seeds})"
+
+
+def _plot(sweep: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    darkness = json.loads((sweep / "metrics.json").read_text())["darkness"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, row in darkness["rows"].items():
+        levels = sorted(row["levels"], key=float)
+        ax.plot([float(v) for v in levels], [row["levels"][v]["map50"] for v in levels], marker="o",
+                label="none" if name == "none" else "zerodce++-det (denoising, random cameras)")
+    ax.set_xlabel("stops darker than the ExDark image (shot noise 1e-3)")
+    ax.set_ylabel("mAP50 (379 ExDark test images)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "map50_by_darkness.png", dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", action="append", required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
+    p.add_argument("--sweep", type=Path, help="evaluation folder of a darkness sweep to draw")
+    p.add_argument("--out", type=Path, default=RESULTS / "dark_end_cpu")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    table: dict[str, Any] = {}
+    lines = ["| variant (seeds) | " + " | ".join(c[0] for c in CONDITIONS) + " |",
+             "|---|" + "---:|" * len(CONDITIONS)]
+    nones: dict[str, float] = {}
+    for spec in args.variant:
+        label, _, runs = spec.partition("=")
+        cells = []
+        for condition, noise, level in CONDITIONS:
+            values = [v for v in (_level(r, noise, level) for r in runs.split(",")) if v is not None]
+            cell = _cell(values) if values else None
+            if cell:
+                nones[condition] = cell["none"]
+            table.setdefault(label, {})[condition] = cell
+            cells.append(_text(cell) if cell else "not measured")
+        lines.append(f"| {label} ({len(runs.split(','))}) | " + " | ".join(cells) + " |")
+    lines.insert(2, "| none | " + " | ".join(f"{nones[c[0]]:.1f}" if c[0] in nones else "" for c in CONDITIONS) + " |")
+    (args.out / "dark_end.md").write_text("mAP50 (mean over seeds), Δ vs none per seed [paired 95% interval]\n\n"
+                                          + "\n".join(lines) + "\n")
+    (args.out / "dark_end.json").write_text(json.dumps(table, indent=1) + "\n")
+    if args.sweep:
+        _plot(args.sweep, args.out)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
