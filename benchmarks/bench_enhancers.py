@@ -48,7 +48,9 @@ def _size(text: str) -> tuple[int, int]:
 def _time(fn: Any, min_run_time: float) -> float:
     fn()  # warm-up (cuDNN algorithm choice, compilation, first allocations)
     fn()
-    return benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+    # Timer runs on 1 thread unless told (its default): time with the threads the run was given
+    timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 def _mode_model(model: nn.Module, mode: str, img: torch.Tensor) -> tuple[Any, torch.Tensor]:
