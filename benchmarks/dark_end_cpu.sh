@@ -2,7 +2,7 @@
 # Issue 12's dark end on CPU: tune Zero-DCE++ from zerodce++.det-yolo11n through the frozen COCO YOLO11n with half
 # of each batch darkened by 1-6 stops, then report on the 379 ExDark test images as they are and 3 stops darker
 # on the sweep's sensor at three noise levels (shot noise 1e-3, 3e-3, 1e-2), each row vs none with paired 95%
-# intervals. One seed per call (SEED=0 by default); ~15 min of tuning and ~6 min of evaluation on 2 cores.
+# intervals. One seed per call (SEED=0 by default); ~6-8 min of tuning and ~10 min of evaluation on 2 cores.
 #
 #   benchmarks/dark_end_cpu.sh NAME [extra finetune flags]
 #   benchmarks/dark_end_cpu.sh darken_only_cpu                                 # the fixed sensor (session 5)

@@ -260,6 +260,14 @@ def darken_batch(img: Tensor, stops: Tensor, *, generator: torch.Generator, sens
     return torch.where(keep, img, dark)
 
 
+def training_cameras(sensor: str) -> DarkenRanges | None:
+    """The ``ranges`` of :func:`random_darkening` for a ``darken_sensor`` setting: None for ``"fixed"`` (the darkness
+    sweep's :class:`SensorModel`), the published :class:`DarkenRanges` for ``"random"``."""
+    if sensor not in ("fixed", "random"):
+        raise ValueError(f"darken_sensor must be 'fixed' or 'random', got {sensor!r}")
+    return DarkenRanges() if sensor == "random" else None
+
+
 def random_darkening(img: Tensor, *, share: float, stops: tuple[float, float], generator: torch.Generator,
                      sensor: SensorModel | None = None, ranges: DarkenRanges | None = None) -> tuple[Tensor, Tensor]:
     """Darken a random ``share`` of the batch by a random number of stops, uniform in ``stops``: training data

@@ -6,8 +6,8 @@ a noisy sensor every brightening loses to ``none``). :class:`DenoiseStage` compu
 learned low-resolution map in (0, 1) from the noise statistics of cells of 40x40 pixels (how much fine detail
 there is, and how much for the light there is) and of the whole image, upsampled bilinearly like the spatial
 strength map. So it is a per-region mix of the image and its blur: the output stays within the input's range,
-``m → 0`` is the identity, and the detector's loss decides where blurring pays. 649 parameters; about one more
-pass over the image than the curves themselves.
+``m → 0`` is the identity, and the detector's loss decides where blurring pays. 649 parameters; on CPU it adds
+about 4 ms per 640x640 image (2 threads), more than half of what the gated Zero-DCE++ costs itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from lowlight_det.enhancers.gate import luminance, upsample_strength
 
-_BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
 _NOISE_EPS = 1e-3  # log-scaled noise levels: log(1e-3) = -6.9 maps to 0, a level of 1 to 1
 N_NOISE_STATS = 3
 

@@ -34,7 +34,7 @@ from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.loaders import load_detection_dataset, load_unlabelled
-from lowlight_det.data.synthesis import DarkenRanges, image_generator, random_darkening
+from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.distributed import broadcast_floats, init_distributed
@@ -200,7 +200,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     loop.log("tuning on %d images, validating on %d (%s): none %.2f, start %.2f mAP50", len(train_records),
              len(val_records), val_from, holdout["none"]["map50"], holdout["start"]["map50"])
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
-    ranges = DarkenRanges() if cfg.darken_sensor == "random" else None  # None: the sweep's fixed sensor
+    ranges = training_cameras(cfg.darken_sensor)
     loader = loop.loader(dataset, batch_size=cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
                          collate_fn=dataset.collate_fn)
     net = loop.wrap()

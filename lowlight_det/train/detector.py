@@ -33,7 +33,7 @@ from torch import nn
 from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
-from lowlight_det.data.synthesis import DarkenRanges, image_generator, random_darkening
+from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.enhancers import create_enhancer, enhancer_info
@@ -162,7 +162,7 @@ def _export(train: list[Any], val: list[Any], class_map: Any, names: dict[int, s
 def _darkening(cfg: FinetuneConfig) -> Any:
     """``before_enhancer``: darken ``cfg.darken_share`` of each training batch by a random number of stops (noise
     drawn per seed, epoch and step: a resumed run darkens as the uninterrupted one would)."""
-    ranges = DarkenRanges() if cfg.darken_sensor == "random" else None
+    ranges = training_cameras(cfg.darken_sensor)
 
     def darken(img: torch.Tensor, trainer: Any) -> torch.Tensor:
         if getattr(trainer, "darken_epoch", None) != trainer.epoch:  # the step counts from 0 in every epoch

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import torch
+from torch import Tensor
 
 from lowlight_det import create_enhancer
 from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
@@ -138,9 +140,13 @@ def _checkpoint_of(state: dict[str, torch.Tensor]) -> dict[str, object]:
     return {"format": 1, "arch": "zerodce", "arch_kwargs": {}, "state_dict": state, "meta": {}}
 
 
-def test_onnx_export_of_an_adaptive_enhancer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = ZeroDCEPP(adaptive=True)
+@pytest.mark.parametrize("options", [{"adaptive": True}, {"adaptive": "spatial", "denoise": True}])
+def test_onnx_export_of_an_adaptive_enhancer(options: dict[str, Any], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    model = ZeroDCEPP(**options)
     _randomise_gate(model)
+    if model.denoiser is not None:  # the denoising stage exports too (enhancers/denoise.py)
+        torch.nn.init.normal_(cast(Tensor, model.denoiser.fc2.weight), 0, 3.0)
     weights = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs=arch_kwargs_of(model), meta={}),
                           tmp_path / "gated.pt")
     out = tmp_path / "gated.onnx"
