@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from torch import nn
 
 from lowlight_det.enhancers.baselines import ClaheEnhancer, GammaEnhancer, IdentityEnhancer
 from lowlight_det.enhancers.functional import apply_curves, clahe, gamma_correct
+from lowlight_det.enhancers.gate import spatial_state_from_global
 from lowlight_det.enhancers.registry import (
     EnhancerInfo,
     create_enhancer,
@@ -57,6 +59,10 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
     if weights is None:
         return model_cls(**kwargs)
     loaded = load_weights(arch, weights)
+    if kwargs.get("adaptive") == "spatial" and loaded.arch_kwargs.get("adaptive") in (True, "global"):
+        # a per-image gate becomes the strength map that computes the same (for tuning a spatial strength from it)
+        loaded = dataclasses.replace(loaded, state_dict=spatial_state_from_global(loaded.state_dict),
+                                     arch_kwargs={**loaded.arch_kwargs, "adaptive": "spatial"})
     arch_kwargs = merge_arch_kwargs(loaded.arch_kwargs, kwargs, f"weights {loaded.source}")
     # a strength gate or denoising stage added to weights that have none starts at its init (for fine-tuning)
     added = ("gate.",) * bool(arch_kwargs.get("adaptive")) + ("denoiser.",) * bool(arch_kwargs.get("denoise"))
@@ -73,7 +79,8 @@ def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: 
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
 
     ``adaptive``: with a learned strength gate, per image (True) or a low-resolution map (``"spatial"``); None:
-    as the weights say; a gate asked for on weights without one is added at its init, for fine-tuning.
+    as the weights say; a gate asked for on weights without one is added at its init, and ``"spatial"`` on
+    weights with a per-image gate starts as the map that computes the same strength (for fine-tuning).
     ``denoise``: with a learned denoising stage before the curves (enhancers/denoise.py); None: as the weights say.
     """
     return _build(ZeroDCE, "zerodce", weights,  # type: ignore[return-value]

@@ -19,8 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowlight_det.enhancers.functional import UpsampledRows
 from lowlight_det.enhancers.gate import luminance, upsample_strength
 
+_BAND_PIXELS = 40960 * 2  # pixels (all images of the batch) per band of the banded inference
 _NOISE_EPS = 1e-3  # log-scaled noise levels: log(1e-3) = -6.9 maps to 0, a level of 1 to 1
 N_NOISE_STATS = 3
 
@@ -48,6 +50,15 @@ def binomial_blur(img: Tensor) -> Tensor:
     return _binomial3(_binomial3(x, 2), 2).mul_(1 / 256)
 
 
+def _blurred_rows(img: Tensor, y0: int, y1: int) -> Tensor:
+    """Rows ``y0:y1`` of :func:`binomial_blur` of ``img``, computed from those rows and a halo of two: the same
+    values as blurring the whole image (the same additions in the same order)."""
+    a, b = max(0, y0 - 2), min(img.shape[2], y1 + 2)
+    x = F.pad(img[:, :, a:b], (2, 2, 2 - (y0 - a), 2 - (b - y1)), mode="replicate")
+    x = _binomial3(_binomial3(x, 3), 3)
+    return _binomial3(_binomial3(x, 2), 2).mul_(1 / 256)
+
+
 def _log_level(v: Tensor) -> Tensor:
     return 1 + torch.log(v + _NOISE_EPS) / -math.log(_NOISE_EPS)
 
@@ -56,9 +67,16 @@ def noise_stats(img: Tensor, detail: Tensor, cell: int) -> Tensor:
     """Per cell of ``cell`` x ``cell`` pixels (B, 3, ⌈H/cell⌉, ⌈W/cell⌉) float32: mean luminance, the log-scaled
     mean absolute fine detail ``|x − blur(x)|`` (noise, and texture), and the same relative to the square root of
     the luminance (shot noise grows with it, so this separates a noisy dark region from a textured lit one)."""
-    pool = lambda t: F.avg_pool2d(t, cell, ceil_mode=True)  # noqa: E731  # partial cells: their own pixels
-    mean = pool(luminance(img))
-    level = pool(detail.float().abs().mean(1, keepdim=True))
+    return _stats_of(*_pooled(img, detail, cell))
+
+
+def _pooled(img: Tensor, detail: Tensor, cell: int) -> tuple[Tensor, Tensor]:
+    """Mean luminance and mean absolute detail per cell (partial cells: the mean of their own pixels)."""
+    pool = lambda t: F.avg_pool2d(t, cell, ceil_mode=True)  # noqa: E731
+    return pool(luminance(img)), pool(detail.float().abs().mean(1, keepdim=True))
+
+
+def _stats_of(mean: Tensor, level: Tensor) -> Tensor:
     return torch.cat([mean, _log_level(level), _log_level(level / (mean + _NOISE_EPS).sqrt()).clamp(max=2)], dim=1)
 
 
@@ -91,12 +109,40 @@ class DenoiseStage(nn.Module):
 
     def mix_map(self, img: Tensor, detail: Tensor) -> Tensor:
         """The low-resolution denoising map (B, 1, ⌈H/cell⌉, ⌈W/cell⌉) float32 in (0, 1)."""
-        local = noise_stats(img, detail, self.cell)
+        return self._map_of(noise_stats(img, detail, self.cell))
+
+    def _map_of(self, local: Tensor) -> Tensor:
         glob = local.mean((2, 3), keepdim=True).expand_as(local)
         x = torch.cat([local, glob], dim=1).to(self.fc1.weight.dtype)
         return torch.sigmoid(self.fc2(torch.relu(self.mix(torch.relu(self.fc1(x))))).float())
 
     def forward(self, img: Tensor) -> Tensor:
+        if (img.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+                and img.ndim == 4 and img.shape[2] > self.cell):
+            return self._forward_banded(img)
         detail = img - binomial_blur(img)
         m = upsample_strength(self.mix_map(img, detail), img.shape[2], img.shape[3]).to(img.dtype)
         return torch.addcmul(img, m, detail, value=-1)
+
+    def _forward_banded(self, img: Tensor) -> Tensor:
+        """CPU inference in bands of whole cells: the detail and the cells' statistics of each band while it is in
+        cache (one pass), then the mix (a second pass), instead of ten full-size temporaries. The same blur and
+        statistics as :meth:`forward`; the map is upsampled band by band (within 2e-7): 640x640 on 2 threads,
+        XX ms instead of XX."""
+        height = img.shape[2]
+        rows = self.cell * max(1, _BAND_PIXELS // (self.cell * img.shape[0] * img.shape[3]))
+        out = torch.empty_like(img, memory_format=torch.contiguous_format)  # the detail, then the result
+        means, levels = [], []
+        for y0 in range(0, height, rows):
+            y1 = min(y0 + rows, height)
+            band, detail = img[:, :, y0:y1], out[:, :, y0:y1]
+            torch.sub(band, _blurred_rows(img, y0, y1), out=detail)
+            mean, level = _pooled(band, detail, self.cell)
+            means.append(mean)
+            levels.append(level)
+        m = UpsampledRows(self._map_of(_stats_of(torch.cat(means, 2), torch.cat(levels, 2))), height, img.shape[3])
+        for y0 in range(0, height, rows):
+            y1 = min(y0 + rows, height)
+            detail = out[:, :, y0:y1]
+            torch.addcmul(img[:, :, y0:y1], m.rows(y0, y1).to(img.dtype), detail, value=-1, out=detail)
+        return out

@@ -128,6 +128,38 @@ class SpatialStrengthGate(nn.Module):
         return torch.sigmoid(self.fc2(x).float())
 
 
+def spatial_state_from_global(state: dict[str, Tensor], prefix: str = "gate.") -> dict[str, Tensor]:
+    """The state of a :class:`SpatialStrengthGate` that computes exactly what the per-image gate in ``state`` does.
+
+    The spatial gate sees the global statistics too (its input channels 5-9), so the per-image MLP fits in it:
+    ``fc1`` reads only the global channels, ``mix`` is the identity (its centre tap), ``fc2`` is the MLP's last
+    layer. Every cell then gets the image's strength, and tuning starts from the per-image gate's behaviour
+    (the local weights start at zero but get gradients). Keys outside ``prefix`` pass through unchanged.
+
+    Example:
+        >>> glob, spatial = StrengthGate(), SpatialStrengthGate()
+        >>> _ = torch.nn.init.normal_(glob.fc2.weight)
+        >>> state = spatial_state_from_global({"gate." + k: v for k, v in glob.state_dict().items()})
+        >>> _ = spatial.load_state_dict({k[5:]: v for k, v in state.items()})
+        >>> x = torch.rand(2, 3, 80, 120)
+        >>> bool((spatial(x) - glob(x)).abs().max() < 1e-6)
+        True
+    """
+    w1, b1 = state[prefix + "fc1.weight"], state[prefix + "fc1.bias"]
+    w2, b2 = state[prefix + "fc2.weight"], state[prefix + "fc2.bias"]
+    if w1.dim() != 2 or w1.shape[1] != N_STATS:
+        raise ValueError(f"not a per-image strength gate: {prefix}fc1.weight has shape {tuple(w1.shape)}")
+    hidden = w1.shape[0]
+    fc1 = torch.cat([torch.zeros_like(w1), w1], dim=1)[:, :, None, None]
+    mix = torch.zeros(hidden, hidden, 3, 3, dtype=w1.dtype)
+    mix[:, :, 1, 1] = torch.eye(hidden, dtype=w1.dtype)
+    out = {k: v for k, v in state.items() if not k.startswith(prefix)}
+    out.update({prefix + "fc1.weight": fc1, prefix + "fc1.bias": b1.clone(),
+                prefix + "mix.weight": mix, prefix + "mix.bias": torch.zeros(hidden, dtype=w1.dtype),
+                prefix + "fc2.weight": w2[:, :, None, None].clone(), prefix + "fc2.bias": b2.clone()})
+    return out
+
+
 def upsample_strength(strength: Tensor, height: int, width: int) -> Tensor:
     """A strength map at the image size (per-image strengths (B, 1, 1, 1) are returned as they are)."""
     if strength.shape[-2:] == (1, 1) or strength.shape[-2:] == (height, width):

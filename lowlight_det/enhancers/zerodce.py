@@ -134,7 +134,9 @@ class _CurveEnhancer(nn.Module):
         _check_image(img)
         if self.per_image_inference:  # on CPU one image at a time: no batch-sized full-resolution activations
             return image_by_image(self._infer_into, img)
-        out = torch.empty_like(img, memory_format=torch.contiguous_format)
+        # the denoised image is our own copy: the curves go into it (their maps and strength are computed first)
+        out = img if self.denoiser is not None and not self._banded(img) and img.is_contiguous() \
+            else torch.empty_like(img, memory_format=torch.contiguous_format)
         self._infer_into(img, out)
         return out
 

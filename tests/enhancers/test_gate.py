@@ -17,6 +17,7 @@ from lowlight_det.enhancers.gate import (
     StrengthGate,
     illumination_stats,
     make_gate,
+    spatial_state_from_global,
     upsample_strength,
 )
 from lowlight_det.enhancers.reference import reference_forward
@@ -237,3 +238,29 @@ def test_spatial_gate_checkpoint_round_trip_and_onnx(tmp_path: Path, capsys: pyt
     assert export_main(["--enhancer", "zerodce++", "--weights", str(ckpt), "--dynamic", "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert printed.rstrip().endswith("OK") and float(printed.split("max abs error ")[1].split()[0]) <= 1e-4
+
+
+def test_spatial_gate_from_per_image_gated_weights_starts_where_they_are(tmp_path: Path) -> None:
+    """--adaptive --gate spatial on weights with a per-image gate (the shipped -det ones): the map starts as the
+    same strength everywhere, so the enhancer's output is unchanged, and the local statistics can then learn."""
+    gated = create_enhancer("zerodce++", weights="default", adaptive=True)
+    _randomise_gate(gated)
+    ckpt = atomic_save(make_checkpoint(gated, arch="zerodce++", arch_kwargs=arch_kwargs_of(gated), meta={}),
+                       tmp_path / "gated.pt")
+    spatial = create_enhancer("zerodce++", weights=ckpt, adaptive="spatial").eval()
+    gated.eval()
+    assert spatial.adaptive == "spatial" and isinstance(spatial.gate, SpatialStrengthGate)
+    x = torch.rand(2, 3, 90, 130) * torch.linspace(0.05, 1, 130)  # dark on the left, bright on the right
+    with torch.no_grad():
+        assert spatial.gate(x).std(dim=(2, 3)).max() < 1e-6  # one strength per image ...
+        torch.testing.assert_close(spatial.gate(x).mean((2, 3)).flatten(), gated.gate(x).flatten(), atol=1e-6, rtol=0)
+        torch.testing.assert_close(spatial(x), gated(x), atol=1e-5, rtol=0)  # ... the same image
+    # the local statistics get gradients (they start at zero weight), the converted weights save as spatial
+    spatial.train()
+    spatial(x).mean().backward()
+    assert spatial.gate.fc1.weight.grad[:, :5].abs().sum() > 0
+    back = atomic_save(make_checkpoint(spatial, arch="zerodce++", arch_kwargs=arch_kwargs_of(spatial), meta={}),
+                       tmp_path / "spatial.pt")
+    assert read_checkpoint(back)["arch_kwargs"]["adaptive"] == "spatial"
+    with pytest.raises(ValueError, match="per-image strength gate"):
+        spatial_state_from_global({k: v for k, v in spatial.state_dict().items()})
