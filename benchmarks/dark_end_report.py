@@ -2,14 +2,17 @@
 
     python benchmarks/dark_end_report.py \\
         --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
-        --variant "random cameras=dark_rand_cpu" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
-        --sweep benchmarks/results/sweep_denoise --out benchmarks/results/dark_end_cpu
+        --variant "random cameras=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
+        --variant "spatial strength + random cameras + denoising=dark_spatial_cpu,dark_spatial_cpu_s1,dark_spatial_cpu_s2" \\
+        --sweep benchmarks/results/sweep_denoise benchmarks/results/sweep_denoise_s1 benchmarks/results/sweep_denoise_s2 \\
+        --out benchmarks/results/dark_end_cpu
 
 For each variant (one result folder per seed under ``benchmarks/results/``) and each condition (the 379 ExDark
 test images as they are, and 3 stops darker with shot noise 1e-3, 3e-3 and 1e-2), the tuned row's mAP50 and its Δ
 vs ``none`` with the paired 95% interval of every seed, the mean ± std over seeds, and whether every seed's
-interval lies above 0 (gain beyond noise) or below 0 (loss beyond noise). ``--sweep``: an evaluation with
-``--darken-ev 1,...`` whose mAP50 by darkness is drawn as ``map50_by_darkness.png`` (a chart of aggregate metrics).
+interval lies above 0 (gain beyond noise) or below 0 (loss beyond noise). ``--sweep``: evaluations with
+``--darken-ev 1,...`` (one per seed) whose mAP50 by darkness is tabulated (mean ± std of Δ, every seed's interval) and
+drawn as ``map50_by_darkness.png`` (a chart of aggregate metrics: the mean, and the seeds' range as a band).
 Writes ``dark_end.md`` and ``dark_end.json`` under ``--out``.
 """
 
@@ -57,18 +60,43 @@ def _text(cell: dict[str, Any]) -> str:
     return f"{mean:.1f}, Δ {cell['delta_mean']:+.1f} ± {cell['delta_std']:.1f} ({seeds})"
 
 
-def _plot(sweep: Path, out: Path) -> None:
+def _sweep_rows(sweeps: list[Path]) -> tuple[list[str], dict[str, Any]]:
+    """mAP50 of none and of the tuned row by darkness over the sweeps (one per seed), with each seed's Δ and
+    paired interval: a markdown table and its numbers."""
+    runs = [json.loads((s / "metrics.json").read_text())["darkness"]["rows"] for s in sweeps]
+    levels = sorted(runs[0]["none"]["levels"], key=float)
+    table: dict[str, Any] = {}
+    for level in levels:
+        tuned = [next(v for k, v in r.items() if k != "none")["levels"][level] for r in runs]
+        values = [{**t, "none": r["none"]["levels"][level]["map50"]} for t, r in zip(tuned, runs, strict=True)]
+        table[level] = _cell(values)
+    head = "| | " + " | ".join("as is" if float(v) == 0 else f"{float(v):g} EV" for v in levels) + " |"
+    lines = [head, "|---|" + "---:|" * len(levels),
+             "| none | " + " | ".join(f"{table[v]['none']:.1f}" for v in levels) + " |",
+             f"| tuned ({len(sweeps)} seeds) | " + " | ".join(_text(table[v]) for v in levels) + " |",
+             "| every seed above none beyond noise | " + " | ".join(
+                 "yes" if table[v]["above_beyond_noise"] else "no" for v in levels) + " |"]
+    return lines, table
+
+
+def _plot(sweeps: list[Path], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    darkness = json.loads((sweep / "metrics.json").read_text())["darkness"]
+    runs = [json.loads((s / "metrics.json").read_text())["darkness"]["rows"] for s in sweeps]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, row in darkness["rows"].items():
-        levels = sorted(row["levels"], key=float)
-        ax.plot([float(v) for v in levels], [row["levels"][v]["map50"] for v in levels], marker="o",
-                label="none" if name == "none" else "zerodce++-det (denoising, random cameras)")
+    for name in runs[0]:
+        levels = sorted(runs[0][name]["levels"], key=float)
+        x = [float(v) for v in levels]
+        values = [[r[name]["levels"][v]["map50"] if name in r else r[next(k for k in r if k != "none")]["levels"][v]
+                   ["map50"] for r in runs] for v in levels]
+        label = "none" if name == "none" else "zerodce++-det (denoising, random cameras)"
+        if len(runs) > 1 and name != "none":
+            label += f", mean of {len(runs)} seeds (band: min-max)"
+            ax.fill_between(x, [min(v) for v in values], [max(v) for v in values], alpha=0.25)
+        ax.plot(x, [statistics.mean(v) for v in values], marker="o", label=label)
     ax.set_xlabel("stops darker than the ExDark image (shot noise 1e-3)")
     ax.set_ylabel("mAP50 (379 ExDark test images)")
     ax.grid(alpha=0.3)
@@ -81,7 +109,8 @@ def _plot(sweep: Path, out: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", action="append", required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
-    p.add_argument("--sweep", type=Path, help="evaluation folder of a darkness sweep to draw")
+    p.add_argument("--sweep", type=Path, nargs="+", help="evaluation folders of a darkness sweep (one per seed) to "
+                   "tabulate and draw")
     p.add_argument("--out", type=Path, default=RESULTS / "dark_end_cpu")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -101,11 +130,15 @@ def main() -> None:
             cells.append(_text(cell) if cell else "not measured")
         lines.append(f"| {label} ({len(runs.split(','))}) | " + " | ".join(cells) + " |")
     lines.insert(2, "| none | " + " | ".join(f"{nones[c[0]]:.1f}" if c[0] in nones else "" for c in CONDITIONS) + " |")
-    (args.out / "dark_end.md").write_text("mAP50 (mean over seeds), Δ vs none per seed [paired 95% interval]\n\n"
-                                          + "\n".join(lines) + "\n")
-    (args.out / "dark_end.json").write_text(json.dumps(table, indent=1) + "\n")
+    text = "mAP50 (mean over seeds), Δ vs none per seed [paired 95% interval]\n\n" + "\n".join(lines) + "\n"
     if args.sweep:
+        sweep_lines, table["sweep"] = _sweep_rows(args.sweep)
+        lines += ["", "Darkness sweep (shot noise 1e-3): " + ", ".join(str(s) for s in args.sweep), "", *sweep_lines]
+        text += "\nDarkness sweep (shot noise 1e-3), " + ", ".join(str(s) for s in args.sweep) + "\n\n" + \
+            "\n".join(sweep_lines) + "\n"
         _plot(args.sweep, args.out)
+    (args.out / "dark_end.md").write_text(text)
+    (args.out / "dark_end.json").write_text(json.dumps(table, indent=1) + "\n")
     print("\n".join(lines))
 
 

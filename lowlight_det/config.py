@@ -305,6 +305,9 @@ class FinetuneConfig(RunSettings):
                                           "1e-4..1.2e-2 from the published ranges, so tuning does not fit one sensor)")
     denoise: bool = setting(False, "add a learned denoising stage before the curves (enhancers/denoise.py): a blur "
                                    "mixed in where a low-resolution map of the image's noise says so")
+    w_blur: float = setting(0.0, "with --denoise: weight of a penalty on the denoising map's mean over the training "
+                                 "images that were not darkened, so the stage blurs what darkness needs and leaves "
+                                 "images as they are alone unless the detection loss says otherwise", low=0)
     epochs: int = setting(10, "epochs (a resumed run may raise it)", low=1)
     batch_size: int = setting(8, "images per step", low=1)
     imgsz: int = setting(640, "detector input size", low=1)
@@ -335,6 +338,8 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: train must be one of {', '.join(TRAIN_MODES)}, got {self.train!r}")
         if self.gate not in GATES:
             raise ValueError(f"{where}: gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        if self.w_blur > 0 and not self.denoise:
+            raise ValueError(f"{where}: w_blur penalises the denoising stage's map: it needs denoise: true")
         if self.denoise and self.train != "enhancer":
             raise ValueError(f"{where}: denoise is a stage of a tuned enhancer (--train enhancer), got train={self.train!r}")
         if self.darken_sensor not in SENSORS:

@@ -120,9 +120,14 @@ class DenoiseStage(nn.Module):
         if (img.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()
                 and img.ndim == 4 and img.shape[2] > self.cell):
             return self._forward_banded(img)
+        return self.with_map(img)[0]
+
+    def with_map(self, img: Tensor) -> tuple[Tensor, Tensor]:
+        """The denoised image and the low-resolution map that made it (differentiable; for training losses)."""
         detail = img - binomial_blur(img)
-        m = upsample_strength(self.mix_map(img, detail), img.shape[2], img.shape[3]).to(img.dtype)
-        return torch.addcmul(img, m, detail, value=-1)
+        low = self.mix_map(img, detail)
+        m = upsample_strength(low, img.shape[2], img.shape[3]).to(img.dtype)
+        return torch.addcmul(img, m, detail, value=-1), low
 
     def _forward_banded(self, img: Tensor) -> Tensor:
         """CPU inference in bands of whole cells: the detail and the cells' statistics of each band while it is in

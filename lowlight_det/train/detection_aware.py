@@ -218,8 +218,9 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             original = batch["img"].to(device).float() / 255
             stream = ((epoch * 1_000_003) + steps) * 64 + dist_info.rank  # noise per (seed, epoch, step, rank):
             img = original                                                # resumes are exact
+            stops = torch.zeros(img.shape[0])  # stops darker per labelled image (0: as it is)
             if cfg.darken_share > 0:  # the dark end
-                img, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
+                img, stops = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
                                           generator=image_generator(cfg.seed, stream), ranges=ranges)
             labelled = cfg.w_det > 0 or cfg.teacher == 0  # (w_det 0 alone: logged, not trained on)
             parts = [img] if labelled else []
@@ -238,6 +239,10 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
                 teach = detection_loss(detector, enhanced[n:], pseudo)[0] if cfg.teacher > 0 else zero
             ref = ref_loss(curves_out.ungated.float(), x, curves_out.curves.float()).total
             loss = cfg.w_det * det.float() + cfg.teacher * teach.float() + cfg.w_ref * ref
+            if curves_out.blur is not None:  # the denoising map: how much was blurred, on the images as they are
+                blur = _blur_as_is(curves_out.blur[:n], stops)
+                loss = loss + cfg.w_blur * blur if cfg.w_blur > 0 else loss
+                sums["blur"] = sums.get("blur", 0.0) + blur.item()
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"non-finite loss at epoch {epoch + 1}, step {steps + 1} "
                                             f"(det={det.item():.4g}, teacher={teach.item():.4g}, ref={ref.item():.4g}); "
@@ -296,6 +301,14 @@ def _with_interval(holdout: dict[str, Any], gt: dict[str, Any], out: Path) -> di
     d = paired_delta_map50(gt, none, best, resamples=200)
     return {**holdout, "delta_map50_vs_none": round(d.delta, 3), "ci95": [round(d.low, 3), round(d.high, 3)],
             "ci_resamples": d.resamples}
+
+
+def _blur_as_is(blur: torch.Tensor, stops: torch.Tensor) -> torch.Tensor:
+    """Mean of the denoising maps ``blur`` (B, 1, h, w) over the images not darkened (``stops`` 0); 0 if none."""
+    as_is = (stops[: blur.shape[0]] == 0).to(blur.device)
+    if not bool(as_is.any()):
+        return blur.new_zeros(())
+    return blur[as_is].float().mean()
 
 
 def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:

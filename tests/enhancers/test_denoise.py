@@ -136,3 +136,14 @@ def test_denoising_stage_is_saved_loaded_and_added_at_its_init(tmp_path: Path) -
         torch.testing.assert_close(back.state_dict()[k], v, rtol=0, atol=0)
     with pytest.raises(ValueError, match="denoise=True"):
         create_enhancer("zerodce++", weights=ckpt, denoise=False)
+
+
+def test_training_forward_returns_the_denoising_map_it_used() -> None:
+    """forward_curves gives the losses the low-resolution map (differentiable); None without a stage."""
+    model = ZeroDCEPP(denoise=True)
+    torch.nn.init.normal_(_stage(model).fc2.weight, 0, 3.0)
+    x = torch.rand(2, 3, 90, 130)
+    out = model.forward_curves(x)
+    assert out.blur is not None and out.blur.shape == (2, 1, 3, 4) and out.blur.requires_grad
+    torch.testing.assert_close(out.blur, _stage(model).mix_map(x, x - binomial_blur(x)))
+    assert ZeroDCEPP().forward_curves(x).blur is None

@@ -9,6 +9,7 @@ import torch
 
 from lowlight_det import create_enhancer
 from lowlight_det.enhancers import ZeroDCE
+from lowlight_det.enhancers.denoise import binomial_blur
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.finetune import main as finetune_main
 
@@ -235,6 +236,29 @@ def test_finetune_learns_a_denoising_stage_on_randomly_sensed_dark_images(setup:
     assert fixed["history"][0]["det"] != last["history"][0]["det"]
     with pytest.raises(SystemExit):
         finetune_main([*args[:-1], "noisy"])
+
+
+@pytest.mark.integration
+def test_blur_penalty_lowers_the_denoising_map_on_images_as_they_are(setup: dict[str, Path], tmp_path: Path) -> None:
+    """--w-blur: the denoising map's mean over the undarkened images joins the loss (and is logged), so the stage
+    learns to leave images as they are alone; without --denoise it is refused."""
+    base = [*_args(setup, tmp_path / "free", 2), "--denoise", "--gate-lr", "0.05", "--darken-share", "0.5",
+            "--darken-ev", "3", "5"]
+    assert finetune_main(base) == 0
+    assert finetune_main([*base, "--w-blur", "20", "--out", str(tmp_path / "pen")]) == 0
+    free, pen = (read_checkpoint(tmp_path / run / "last.pt") for run in ("free", "pen"))
+    assert pen["meta"]["config"]["w_blur"] == 20 and all("blur" in r for r in free["history"] + pen["history"])
+    assert pen["history"][-1]["blur"] < free["history"][-1]["blur"]
+    clean = torch.rand(2, 3, 64, 64) * 0.5 + 0.25
+    maps = []
+    for run in ("free", "pen"):
+        stage = create_enhancer("zerodce", weights=tmp_path / run / "last.pt").denoiser
+        assert stage is not None
+        with torch.no_grad():
+            maps.append(float(stage.mix_map(clean, clean - binomial_blur(clean)).mean()))
+    assert maps[1] < maps[0]
+    assert finetune_main([*_args(setup, tmp_path / "x", 1), "--w-blur", "1"]) == 2  # the config error, named
+    assert not (tmp_path / "x" / "last.pt").exists()
 
 
 @pytest.mark.integration
