@@ -92,15 +92,15 @@ def _plot(sweeps: list[Path], out: Path) -> None:
         x = [float(v) for v in levels]
         values = [[r[name]["levels"][v]["map50"] if name in r else r[next(k for k in r if k != "none")]["levels"][v]
                    ["map50"] for r in runs] for v in levels]
-        label = "none" if name == "none" else "zerodce++-det (denoising, random cameras)"
+        label = "none" if name == "none" else "zerodce++-det"
         if len(runs) > 1 and name != "none":
-            label += f", mean of {len(runs)} seeds (band: min-max)"
+            label += f" (mean of {len(runs)} seeds, band: range)"
             ax.fill_between(x, [min(v) for v in values], [max(v) for v in values], alpha=0.25)
         ax.plot(x, [statistics.mean(v) for v in values], marker="o", label=label)
     ax.set_xlabel("stops darker than the ExDark image (shot noise 1e-3)")
     ax.set_ylabel("mAP50 (379 ExDark test images)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
     fig.savefig(out / "map50_by_darkness.png", dpi=110)
     plt.close(fig)
