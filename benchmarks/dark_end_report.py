@@ -60,14 +60,23 @@ def _text(cell: dict[str, Any]) -> str:
     return f"{mean:.1f}, Δ {cell['delta_mean']:+.1f} ± {cell['delta_std']:.1f} ({seeds})"
 
 
+def _sweeps(sweeps: list[Path]) -> list[dict[str, Any]]:
+    """Each sweep's ``none`` row and its tuned row (whatever its enhancer's name) as ``{"none": ..., "tuned": ...}``."""
+    out = []
+    for sweep in sweeps:
+        rows = json.loads((sweep / "metrics.json").read_text())["darkness"]["rows"]
+        out.append({"none": rows["none"], "tuned": next(v for k, v in rows.items() if k != "none")})
+    return out
+
+
 def _sweep_rows(sweeps: list[Path]) -> tuple[list[str], dict[str, Any]]:
     """mAP50 of none and of the tuned row by darkness over the sweeps (one per seed), with each seed's Δ and
     paired interval: a markdown table and its numbers."""
-    runs = [json.loads((s / "metrics.json").read_text())["darkness"]["rows"] for s in sweeps]
+    runs = _sweeps(sweeps)
     levels = sorted(runs[0]["none"]["levels"], key=float)
     table: dict[str, Any] = {}
     for level in levels:
-        tuned = [next(v for k, v in r.items() if k != "none")["levels"][level] for r in runs]
+        tuned = [r["tuned"]["levels"][level] for r in runs]
         values = [{**t, "none": r["none"]["levels"][level]["map50"]} for t, r in zip(tuned, runs, strict=True)]
         table[level] = _cell(values)
     head = "| | " + " | ".join("as is" if float(v) == 0 else f"{float(v):g} EV" for v in levels) + " |"
@@ -85,13 +94,12 @@ def _plot(sweeps: list[Path], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [json.loads((s / "metrics.json").read_text())["darkness"]["rows"] for s in sweeps]
+    runs = _sweeps(sweeps)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name in runs[0]:
+    for name in ("none", "tuned"):
         levels = sorted(runs[0][name]["levels"], key=float)
         x = [float(v) for v in levels]
-        values = [[r[name]["levels"][v]["map50"] if name in r else r[next(k for k in r if k != "none")]["levels"][v]
-                   ["map50"] for r in runs] for v in levels]
+        values = [[r[name]["levels"][v]["map50"] for r in runs] for v in levels]
         label = "none" if name == "none" else "zerodce++-det"
         if len(runs) > 1 and name != "none":
             label += f" (mean of {len(runs)} seeds, band: range)"

@@ -75,15 +75,16 @@ def main() -> None:
     torch.set_num_threads(2)
     files = _images(args.images, args.limit)
     sensor = SensorModel.with_noise(args.noise)
+    images = []  # decoded and darkened once for all weights
+    for i, path in enumerate(files):
+        rgb = read_rgb8(path)  # darkened at its own resolution, then resized, as the evaluator does
+        images.append((_tensor(rgb), _tensor(darken_stops(rgb, args.ev, index=i, sensor=sensor))))
     results: dict[str, Any] = {}
     for weights in args.weights:
         model = create_enhancer("zerodce++", weights=weights).eval()
-        per: list[dict[str, Any]] = []
         with torch.inference_mode():
-            for i, path in enumerate(files):
-                rgb = read_rgb8(path)  # darkened at its own resolution, then resized, as the evaluator does
-                x, dark = _tensor(rgb), _tensor(darken_stops(rgb, args.ev, index=i, sensor=sensor))
-                per.append({"lum": float(luminance(x).mean()), "as_is": _maps(model, x), "dark": _maps(model, dark)})
+            per = [{"lum": float(luminance(x).mean()), "as_is": _maps(model, x), "dark": _maps(model, dark)}
+                   for x, dark in images]
         per.sort(key=lambda r: r["lum"])
         third = max(1, len(per) // 3)
         groups = {"all": per, "darkest third": per[:third], "brightest third": per[-third:]}

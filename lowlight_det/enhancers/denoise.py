@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.functional import UpsampledRows
+from lowlight_det.enhancers.functional import BAND_PIXELS, UpsampledRows
 from lowlight_det.enhancers.gate import luminance, upsample_strength
 
-_BAND_PIXELS = 40960 * 2  # pixels (all images of the batch) per band of the banded inference
 _NOISE_EPS = 1e-3  # log-scaled noise levels: log(1e-3) = -6.9 maps to 0, a level of 1 to 1
 N_NOISE_STATS = 3
 
@@ -132,11 +131,11 @@ class DenoiseStage(nn.Module):
     def _forward_banded(self, img: Tensor) -> Tensor:
         """CPU inference in bands of whole cells: the detail and the cells' statistics of each band while it is in
         cache (one pass), then the mix (a second pass), instead of ten full-size temporaries. The same blur and
-        statistics as :meth:`forward`; the map is upsampled band by band (within 2e-7). Measured with the whole
-        of ``zerodce++-det`` (640x640, 2 threads, same run as the previous code): 12.9 vs 14.0 ms per image at
-        batch 8, no change at batch 1 (12.6 ms; the full-size temporaries stayed in cache there)."""
+        statistics as :meth:`forward`; the map is upsampled band by band (within 2e-7). With it and the one-lerp
+        map upsampling, ``zerodce++-det`` at 640x640 on 2 threads took 11.5-12.1 instead of 13.2-13.6 ms per image
+        at batch 8 and 10.9-11.0 instead of 11.4-12.2 at batch 1 (benchmarks/results/ab_session7/)."""
         height = img.shape[2]
-        rows = self.cell * max(1, _BAND_PIXELS // (self.cell * img.shape[0] * img.shape[3]))
+        rows = self.cell * max(1, 2 * BAND_PIXELS // (self.cell * img.shape[0] * img.shape[3]))  # whole cells, ~2x a curve band
         out = torch.empty_like(img, memory_format=torch.contiguous_format)  # the detail, then the result
         means, levels = [], []
         for y0 in range(0, height, rows):

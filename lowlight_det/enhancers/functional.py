@@ -61,8 +61,8 @@ class UpsampledRows:
 
     def rows(self, y0: int, y1: int) -> Tensor:
         """Rows ``y0:y1`` of the full-size map, (B, C, y1 - y0, W)."""
-        # one lerp instead of two products and a sum: three ops per band, not five (per-op overhead dominates
-        # on CPU: 0.6 vs 0.9 ms for the ten bands of a 640x640 image, 2 threads)
+        # one lerp instead of two products and a sum: three ops per band, not five (on CPU the per-op overhead
+        # of these small band-sized ops is much of their cost)
         return torch.lerp(self._wide.index_select(2, self._r0[y0:y1]), self._wide.index_select(2, self._r1[y0:y1]),
                           self._rl1[y0:y1, None])
 
@@ -77,7 +77,7 @@ def _bilinear_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor,
     return i0, i1, 1 - lam1, lam1
 
 
-_BAND_PIXELS = 40960  # pixels (all images of the batch) per band of apply_curves_inplace
+BAND_PIXELS = 40960  # pixels (all images of the batch) per band of apply_curves_inplace
 
 
 def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: int | None = None, *,
@@ -117,7 +117,7 @@ def apply_curves_inplace(img: Tensor, curves: Tensor | UpsampledRows, n_iter: in
     if isinstance(curves, UpsampledRows) and not n_iter:
         raise ValueError("an upsampled low-resolution map is one shared map: pass n_iter")
     maps: Any = (curves,) * n_iter if n_iter else cast(Tensor, curves).split(3, dim=1)
-    band_rows = band_rows or max(2, _BAND_PIXELS // (img.shape[0] * img.shape[3]))
+    band_rows = band_rows or max(2, BAND_PIXELS // (img.shape[0] * img.shape[3]))
     with torch.no_grad():
         out = img.clone(memory_format=torch.contiguous_format) if out is None else out.copy_(img)
         tmp = torch.empty_like(out[:, :, :band_rows])

@@ -243,6 +243,7 @@ def test_spatial_gate_checkpoint_round_trip_and_onnx(tmp_path: Path, capsys: pyt
 def test_spatial_gate_from_per_image_gated_weights_starts_where_they_are(tmp_path: Path) -> None:
     """--adaptive --gate spatial on weights with a per-image gate (the shipped -det ones): the map starts as the
     same strength everywhere, so the enhancer's output is unchanged, and the local statistics can then learn."""
+    torch.manual_seed(0)
     gated = create_enhancer("zerodce++", weights="default", adaptive=True)
     _randomise_gate(gated)
     ckpt = atomic_save(make_checkpoint(gated, arch="zerodce++", arch_kwargs=arch_kwargs_of(gated), meta={}),
