@@ -133,6 +133,11 @@ def report(args: argparse.Namespace) -> None:
         deltas = _deltas(e.get("delta_vs_" + BASELINE, []))
         lines.append(f"| {arm} | {len(e['seeds'])} | {e['map50_mean']:.2f} ± {e['map50_std']:.2f} | "
                      f"{e['map50_95_mean']:.2f} | {deltas} |")
+    lights = list(next(iter(table.values()))["by_light_mean"]) if table else []
+    lines += ["", "mAP50 by lighting type (mean over seeds):", "",
+              "| arm | " + " | ".join(lights) + " |", "|---|" + "---:|" * len(lights)]
+    lines += [f"| {arm} | " + " | ".join(f"{e['by_light_mean'].get(k, 0.0):.1f}" for k in lights) + " |"
+              for arm, e in table.items()]
     out.with_suffix(".md").write_text("\n".join(lines) + f"\n\n{verdict}\n")
     print("\n".join(lines), "\n", verdict)
 

@@ -330,6 +330,8 @@ class FinetuneConfig(RunSettings):
     detector_lr: float = setting(1e-3, "--train detector/joint: the detector's AdamW learning rate (Ultralytics' "
                                        "schedule and warm-up; --lr stays the enhancer's)", low=0, high=1, low_open=True)
     freeze_detector_epochs: int = setting(0, "--train joint: first epochs in which only the enhancer learns", low=0)
+    new_head: bool = setting(False, "--train detector/joint: train a new head for the dataset's own classes (its "
+                                    "names) instead of keeping the detector's classes through --class-map")
     out: str = setting("runs/finetune", "output folder (checkpoints, logs)")
 
     def __post_init__(self) -> None:
@@ -344,6 +346,8 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: denoise is a stage of a tuned enhancer (--train enhancer), got train={self.train!r}")
         if self.darken_sensor not in SENSORS:
             raise ValueError(f"{where}: darken_sensor must be one of {', '.join(SENSORS)}, got {self.darken_sensor!r}")
+        if self.new_head and self.train == "enhancer":
+            raise ValueError(f"{where}: new_head trains the detector's head: it needs train: detector or joint")
         if self.train != "detector":  # the detector baseline may sit behind any enhancer, 'none' included
             check_trainable(where, self.enhancer)
         validate(self, where)

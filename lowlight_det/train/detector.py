@@ -11,7 +11,9 @@ Ultralytics' own training loop, loss, augmentation, schedule and EMA, through it
 
 The detector keeps its own head and classes: the dataset's boxes are written in the detector's class ids
 through the evaluator's class map (ExDark's 12 classes as COCO ids), so zero-shot and fine-tuned rows sit in
-one table. Every epoch is validated on the hold-out with the evaluator's metric (pycocotools mAP50, which picks
+one table. ``--new-head`` instead trains a head for the dataset's own classes (Ultralytics builds it and keeps
+every other weight; the saved detector carries the dataset's names, which the evaluator maps by name): for
+classes the detector never knew. Every epoch is validated on the hold-out with the evaluator's metric (pycocotools mAP50, which picks
 the best epoch and drives early stopping). The output folder holds Ultralytics' ``detector/weights/best.pt``
 (loads with ``YOLO(path)`` and ``--weights``), ``enhancer_best.pt`` (joint; loads as enhancer weights),
 ``history.json``/``log.csv``, ``holdout.json`` (zero-shot and fine-tuned mAP on the hold-out, Δ with its
@@ -24,14 +26,14 @@ import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
 from torch import nn
 
 from lowlight_det.config import FinetuneConfig, to_dict
-from lowlight_det.data.class_map import resolve_class_map
+from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
 from lowlight_det.detection.data import export_for_detector
@@ -84,8 +86,13 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
     val_gt = to_coco(DetectionDataset("val", data.dataset.class_names, data.val))
     state = read_checkpoint(resume) if resume else None
     yolo = build_detector(state["meta"]["ultralytics_last"] if state else cfg.detector)
-    names: dict[int, str] = dict(yolo.names)
-    class_map = resolve_class_map(cfg.class_map, data.dataset.class_names, names, data.info.get("class_maps"))
+    start_names = dict(build_detector(cfg.detector).names) if state and cfg.new_head else dict(yolo.names)
+    start_map = _start_class_map(cfg, data, start_names, required=not cfg.new_head)
+    if cfg.new_head:  # Ultralytics builds the head for the dataset's classes and keeps every other weight
+        names = dict(enumerate(data.dataset.class_names))
+        class_map = ClassMap({i: i for i in names}, description="new head: the dataset's own classes")
+    else:
+        names, class_map = start_names, cast(ClassMap, start_map)
     data_yaml = _export(data.train, data.val, class_map, names, work)
 
     enhancer = create_enhancer(cfg.enhancer, weights=resume if state and cfg.train == "joint" else cfg.init_weights)
@@ -148,7 +155,7 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
 
     best_detector = out / "detector" / "weights" / "best.pt"
     best_enhancer = out / "enhancer_best.pt" if joint and (out / "enhancer_best.pt").is_file() else None
-    holdout = _holdout(cfg, data, class_map, val_gt, best_detector, best_enhancer, work, device)
+    holdout = _holdout(cfg, data, start_map, class_map, val_gt, best_detector, best_enhancer, work, device)
     write_json(out / "holdout.json", holdout)
     best = max((r["val_map50"] for r in history if r["val_map50"] is not None), default=-1.0)
     return DetectorResult(best_detector if best_detector.is_file() else None, best_enhancer, history, best, holdout)
@@ -180,28 +187,46 @@ def _darkening(cfg: FinetuneConfig) -> Any:
     return darken
 
 
-def _holdout(cfg: FinetuneConfig, data: Any, class_map: Any, val_gt: dict[str, Any], detector: Path,
-             enhancer_file: Path | None, work: Path, device: torch.device) -> dict[str, Any]:
+def _start_class_map(cfg: FinetuneConfig, data: Any, names: dict[int, str], *, required: bool) -> ClassMap | None:
+    """The starting detector's classes → the dataset's (``--class-map``); None when it does not know them all and
+    a new head is trained (the run then has no zero-shot comparison).
+
+    Raises:
+        ValueError: ``required`` and no map: the class map's own message (which classes are missing).
+    """
+    try:
+        return resolve_class_map(cfg.class_map, data.dataset.class_names, names, data.info.get("class_maps"))
+    except ValueError as e:
+        if required:
+            raise ValueError(f"{e} (or --new-head: a new head for the dataset's own classes)") from e
+        return None
+
+
+def _holdout(cfg: FinetuneConfig, data: Any, start_map: ClassMap | None, class_map: ClassMap, val_gt: dict[str, Any],
+             detector: Path, enhancer_file: Path | None, work: Path, device: torch.device) -> dict[str, Any]:
     """Zero-shot (the starting detector, no enhancement) against the fine-tuned pair on the hold-out, with the
-    evaluator's pipeline and metric, and Δ mAP50 with its paired 95% interval."""
+    evaluator's pipeline and metric, and Δ mAP50 with its paired 95% interval (``zero_shot_none`` is None when
+    the starting detector has no classes for the dataset's: a new head for classes it never knew)."""
     from lowlight_det.detection.pipeline import EnhancedDetector
 
-    def check(weights: str | Path, enhancer: nn.Module) -> Any:
+    def check(weights: str | Path, enhancer: nn.Module, classes: ClassMap) -> Any:
         det = EnhancedDetector(weights, "none", device=device, imgsz=cfg.imgsz, threads=cfg.threads)
-        return validate(det, enhancer, data.val, class_map, val_gt, imgsz=cfg.imgsz, batch_size=cfg.batch_size,
+        return validate(det, enhancer, data.val, classes, val_gt, imgsz=cfg.imgsz, batch_size=cfg.batch_size,
                         workers=cfg.workers, workdir=work / "holdout")
 
-    start = check(cfg.detector, create_enhancer("none"))
+    start = check(cfg.detector, create_enhancer("none"), start_map) if start_map is not None else None
     result: dict[str, Any] = {"tuning_images": len(data.train), "holdout_images": len(data.val),
-                              "zero_shot_none": {"map50": start.metrics.map50, "map50_95": start.metrics.map50_95}}
+                              "zero_shot_none": start and {"map50": start.metrics.map50,
+                                                           "map50_95": start.metrics.map50_95}}
     if detector.is_file():
         enhancer = create_enhancer(cfg.enhancer, weights=enhancer_file or cfg.init_weights)
-        tuned = check(detector, enhancer)
-        d = paired_delta_map50(val_gt, start.predictions, tuned.predictions, resamples=200)
-        result.update(tuned={"map50": tuned.metrics.map50, "map50_95": tuned.metrics.map50_95,
-                             "detector": str(detector), "enhancer": cfg.enhancer,
-                             "enhancer_weights": str(enhancer_file) if enhancer_file else cfg.init_weights},
-                      delta_map50_vs_zero_shot=round(d.delta, 3), ci95=[round(d.low, 3), round(d.high, 3)])
+        tuned = check(detector, enhancer, class_map)
+        result["tuned"] = {"map50": tuned.metrics.map50, "map50_95": tuned.metrics.map50_95, "detector": str(detector),
+                           "enhancer": cfg.enhancer,
+                           "enhancer_weights": str(enhancer_file) if enhancer_file else cfg.init_weights}
+        if start is not None:
+            d = paired_delta_map50(val_gt, start.predictions, tuned.predictions, resamples=200)
+            result.update(delta_map50_vs_zero_shot=round(d.delta, 3), ci95=[round(d.low, 3), round(d.high, 3)])
     return result
 
 
@@ -213,9 +238,12 @@ def holdout_text(h: dict[str, Any]) -> str:
         ...               "tuned": {"map50": 55.0}, "delta_map50_vs_zero_shot": 5.0, "ci95": [1.0, 9.0]})
         'hold-out (2 images; trained on 8): zero-shot 50.0, fine-tuned 55.0 mAP50: +5.0 [+1.0, +9.0]'
     """
+    zero = h["zero_shot_none"]
     text = (f"hold-out ({h['holdout_images']} images; trained on {h['tuning_images']}): zero-shot "
-            f"{h['zero_shot_none']['map50']:.1f}")
+            + (f"{zero['map50']:.1f}" if zero else "none (the detector did not know these classes)"))
     if "tuned" in h:
+        text += f", fine-tuned {h['tuned']['map50']:.1f} mAP50"
+    if "ci95" in h:
         low, high = h["ci95"]
-        text += f", fine-tuned {h['tuned']['map50']:.1f} mAP50: {h['delta_map50_vs_zero_shot']:+.1f} [{low:+.1f}, {high:+.1f}]"
+        text += f": {h['delta_map50_vs_zero_shot']:+.1f} [{low:+.1f}, {high:+.1f}]"
     return text

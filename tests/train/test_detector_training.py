@@ -113,3 +113,39 @@ def test_the_warm_up_does_not_wreck_a_pretrained_detector(setup: dict[str, Path]
     assert biases
     moved = max((after[k] - before[k]).abs().max().item() for k in biases)
     assert moved < 3e-3  # two AdamW steps of at most lr0 each, saved in fp16 (the bug: 0.1)
+
+
+@pytest.mark.integration
+def test_a_new_head_learns_classes_the_detector_never_knew(tmp_path: Path, write_scenes,  # noqa: ANN001
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from lowlight_det.demo import demo_detector
+    from lowlight_det.detection.ultralytics import build_detector
+
+    names = ["lamp", "sign", "cart", "kite", "boat"]  # none of them the demo detector's, and one class more
+    data = write_scenes(tmp_path / "ds", splits=("train",), n=10, size=96, seed=11, gain=0.25, ext=".png", names=names)
+    detector = tmp_path / "det.pt"
+    detector.write_bytes(demo_detector().read_bytes())
+    setup = {"data": data, "detector": detector}
+    assert finetune_main(_args(setup, tmp_path / "kept", "detector", 1, "--enhancer", "none")) == 2
+    assert "--new-head" in capsys.readouterr().err  # the detector's classes cannot be mapped: says what to do
+    out = tmp_path / "new"
+    assert finetune_main(_args(setup, out, "detector", 1, "--enhancer", "none", "--new-head")) == 0
+    best = out / "detector" / "weights" / "best.pt"
+    assert dict(build_detector(best).names) == dict(enumerate(names))
+    holdout = json.loads((out / "holdout.json").read_text())
+    assert holdout["zero_shot_none"] is None and holdout["tuned"]["map50"] >= 0 and "ci95" not in holdout
+    assert "did not know these classes" in capsys.readouterr().out
+    from lowlight_det.eval.__main__ import main as eval_main  # the evaluator maps the new head by name
+
+    assert eval_main(["--data", str(data), "--split", "train", "--weights", str(best), "--enhance", "none",
+                      "--imgsz", "64", "--no-plots", "--out", str(tmp_path / "eval"), "-q"]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["class_map"] == "by name"
+
+
+def test_a_new_head_needs_a_detector_that_learns() -> None:
+    from lowlight_det.config import FinetuneConfig
+
+    with pytest.raises(ValueError, match="new_head trains the detector's head"):
+        FinetuneConfig(new_head=True)  # --train enhancer: the detector is frozen
+    assert FinetuneConfig(new_head=True, train="joint", enhancer="zerodce++").new_head
