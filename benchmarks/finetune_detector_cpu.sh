@@ -2,7 +2,8 @@
 # Issue 15 at CPU scale: the four arms of benchmarks/finetune_detector_exdark.py (detector alone, behind frozen
 # zerodce++, behind frozen zerodce++-det, joint) over three seeds, reduced to what 2 CPU cores do in about 1.5 h:
 # 600 images of exdark-train-mini per seed (a seeded stratified sample; 480 train / 120 hold-out), 320 px,
-# 6 epochs, batch 16; then every run on the 379 ExDark test images at 320 px (zero-shot none as the first row).
+# 6 epochs, batch 16; then every run on the 379 ExDark test images at 320 px (zero-shot none as the first row), with
+# the epoch best on each run's hold-out (the rule) and, as a second reading, the last epoch.
 # The full-size run (640 px, all 1,200 images, 30 epochs) is the GPU job in finetune_detector_exdark.py.
 #
 #   benchmarks/finetune_detector_cpu.sh            # SHARED=../shared by default
@@ -17,6 +18,9 @@ python benchmarks/finetune_detector_exdark.py train --data "$SHARED/data/exdark-
 python benchmarks/finetune_detector_exdark.py report --data "$SHARED/data/exdark-mini" \
     --zero-shot "$SHARED/models/yolo11n-coco.pt" --runs "$RUNS" --eval-out "$RUNS/eval" --imgsz 320 --device cpu \
     --out benchmarks/results/finetune_detector_cpu
+python benchmarks/finetune_detector_exdark.py report --data "$SHARED/data/exdark-mini" \
+    --zero-shot "$SHARED/models/yolo11n-coco.pt" --runs "$RUNS" --eval-out "$RUNS/eval" --imgsz 320 --device cpu \
+    --checkpoint last --out benchmarks/results/finetune_detector_cpu_last
 mkdir -p benchmarks/results/finetune_detector_cpu_runs
 for run in "$RUNS"/*-seed*; do
   name=$(basename "$run")

@@ -87,13 +87,16 @@ def report(args: argparse.Namespace) -> None:
                 folder, row = zero, "none"
             else:
                 run = runs / f"{arm}-seed{seed}"
-                if not (run / "detector" / "weights" / "best.pt").is_file():
-                    print(f"[report] {run}: no best.pt, skipped", flush=True)
+                detector = run / "detector" / "weights" / f"{args.checkpoint}.pt"
+                if not detector.is_file():
+                    print(f"[report] {run}: no {detector.name}, skipped", flush=True)
                     continue
                 mode, enhancer, init = ARMS[arm]
-                enh_file = str(run / "enhancer_best.pt") if mode == "joint" else None
-                folder = _evaluate(args, f"{arm}-seed{seed}", str(run / "detector" / "weights" / "best.pt"), enhancer,
-                                   enh_file)
+                # joint: the enhancer of the same epoch (last.pt of the run holds the last epoch's enhancer)
+                enh_file = str(run / ("enhancer_best.pt" if args.checkpoint == "best" else "last.pt")) \
+                    if mode == "joint" else None
+                name = f"{arm}-seed{seed}" + ("" if args.checkpoint == "best" else f"-{args.checkpoint}")
+                folder = _evaluate(args, name, str(detector), enhancer, enh_file)
                 row = enhancer
             metrics = json.loads((folder / "metrics.json").read_text())["results"][row]
             rows.setdefault(arm, []).append({"seed": seed, "map50": metrics["metrics"]["map50"],
@@ -123,11 +126,14 @@ def report(args: argparse.Namespace) -> None:
     verdict = (f"joint vs detector alone: {_deltas(joint)} (target +1.0 in every seed: {reached})" if joint
                else "joint or det-none missing: no verdict")
     result = {"data": args.data, "split": "test", "zero_shot_detector": args.zero_shot, "runs": str(runs),
+              "checkpoint": args.checkpoint,
               "table": table, "verdict": verdict}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| arm | seeds | mAP50 (mean ± std) | mAP50-95 | Δ mAP50 vs det-none per seed [95%] |",
+    lines = [f"Each run's detector: {args.checkpoint}.pt ("
+             + ("the epoch best on its hold-out" if args.checkpoint == "best" else "the last epoch") + ").", "",
+             "| arm | seeds | mAP50 (mean ± std) | mAP50-95 | Δ mAP50 vs det-none per seed [95%] |",
              "|---|---:|---:|---:|---|"]
     for arm, e in table.items():
         deltas = _deltas(e.get("delta_vs_" + BASELINE, []))
@@ -167,6 +173,8 @@ def main() -> None:
     r.add_argument("--runs", default="runs/det_exdark")
     r.add_argument("--eval-out", default="runs/det_exdark_eval")
     r.add_argument("--resamples", type=int, default=200)
+    r.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="each run's epoch: best on its hold-out (the rule) or the last one")
     r.add_argument("--out", default="benchmarks/results/finetune_detector_exdark")
     for s in (t, r):
         s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
