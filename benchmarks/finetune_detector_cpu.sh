@@ -15,12 +15,12 @@ RUNS=runs/det_exdark_cpu
 python benchmarks/finetune_detector_exdark.py train --data "$SHARED/data/exdark-train-mini" \
     --detector "$SHARED/models/yolo11n-coco-unfused.pt" --seeds 0 1 2 --epochs 6 --patience 6 --limit 600 \
     --imgsz 320 --batch-size 16 --workers 2 --threads 2 --device cpu --out "$RUNS"
-python benchmarks/finetune_detector_exdark.py report --data "$SHARED/data/exdark-mini" \
-    --zero-shot "$SHARED/models/yolo11n-coco.pt" --runs "$RUNS" --eval-out "$RUNS/eval" --imgsz 320 --device cpu \
-    --out benchmarks/results/finetune_detector_cpu
-python benchmarks/finetune_detector_exdark.py report --data "$SHARED/data/exdark-mini" \
-    --zero-shot "$SHARED/models/yolo11n-coco.pt" --runs "$RUNS" --eval-out "$RUNS/eval" --imgsz 320 --device cpu \
-    --checkpoint last --out benchmarks/results/finetune_detector_cpu_last
+for checkpoint in best last; do  # results/finetune_detector_cpu.{json,md} and finetune_detector_cpu_last.{json,md}
+  suffix=$([ "$checkpoint" = last ] && echo _last || true)
+  python benchmarks/finetune_detector_exdark.py report --data "$SHARED/data/exdark-mini" \
+      --zero-shot "$SHARED/models/yolo11n-coco.pt" --runs "$RUNS" --eval-out "$RUNS/eval" --imgsz 320 --device cpu \
+      --checkpoint "$checkpoint" --out "benchmarks/results/finetune_detector_cpu$suffix"
+done
 mkdir -p benchmarks/results/finetune_detector_cpu_runs
 for run in "$RUNS"/*-seed*; do
   name=$(basename "$run")

@@ -13,11 +13,11 @@ The detector keeps its own head and classes: the dataset's boxes are written in 
 through the evaluator's class map (ExDark's 12 classes as COCO ids), so zero-shot and fine-tuned rows sit in
 one table. ``--new-head`` instead trains a head for the dataset's own classes (Ultralytics builds it and keeps
 every other weight; the saved detector carries the dataset's names, which the evaluator maps by name): for
-classes the detector never knew. Every epoch is validated on the hold-out with the evaluator's metric (pycocotools mAP50, which picks
-the best epoch and drives early stopping). The output folder holds Ultralytics' ``detector/weights/best.pt``
-(loads with ``YOLO(path)`` and ``--weights``), ``enhancer_best.pt`` (joint; loads as enhancer weights),
-``history.json``/``log.csv``, ``holdout.json`` (zero-shot and fine-tuned mAP on the hold-out, Δ with its
-interval) and ``last.pt`` to ``--resume`` from.
+classes the detector never knew. Every epoch is validated on the hold-out with the evaluator's metric
+(pycocotools mAP50, which picks the best epoch and drives early stopping). The output folder holds
+Ultralytics' ``detector/weights/best.pt`` (loads with ``YOLO(path)`` and ``--weights``), ``enhancer_best.pt``
+(joint; loads as enhancer weights), ``history.json``/``log.csv``, ``holdout.json`` (zero-shot and fine-tuned mAP
+on the hold-out, Δ with its interval) and ``last.pt`` to ``--resume`` from.
 """
 
 from __future__ import annotations
