@@ -127,5 +127,5 @@ def identity(*, weights: str | Path | None = None) -> IdentityEnhancer:
 
 # the detection-tuned weights under the names users and scripts know: each is an architecture plus a weights id
 register_alias("zerodce-det", arch="zerodce", weights="zerodce.det-yolo11n")
-register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n-dn")  # session 6: the dark end
+register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n-dnb")  # session 9: dark end + blur penalty
 register_alias("zerodce++-det-dark", arch="zerodce++", weights="zerodce++.det-yolo11n-dark")

@@ -117,3 +117,36 @@ register_weights(WeightsSpec(
           "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
                                           "note": "Δ mAP50 vs none: mean over 3 seeds, and this run's paired 95% interval",
                                           **_DN_METRICS}}}))
+
+_DNB_METRICS = {  # as _DN_METRICS
+    "as_is": {"map50": 55.2, "delta_map50_vs_none": 1.3, "ci95": [-0.0, 2.5], "delta_mean": 1.0, "delta_std": 0.2},
+    "ev3_noise_1e-3": {"map50": 39.2, "delta_map50_vs_none": 4.9, "ci95": [3.1, 6.7], "delta_mean": 4.9,
+                       "delta_std": 0.1},
+    "ev3_noise_3e-3": {"map50": 26.1, "delta_map50_vs_none": 3.3, "ci95": [1.4, 5.1], "delta_mean": 3.1,
+                       "delta_std": 0.2},
+    "ev3_noise_1e-2": {"map50": 8.9, "delta_map50_vs_none": 1.9, "ci95": [0.4, 3.5], "delta_mean": 1.9,
+                       "delta_std": 0.3},
+}
+# The dark end (issue 12): as zerodce++.det-yolo11n-dn, plus a penalty (weight 0.3, fixed before its runs) on the
+# denoising stage's blur of the images as they are (benchmarks/dark_end_cpu.sh dark_blurpen03_cpu --darken-sensor
+# random --denoise --w-blur 0.3); the seed-0 run. What the enhancer zerodce++-det names since session 9: the
+# selection rule fixed before these runs (3-seed mean of Δ mAP50 as is + Δ at 3 stops / noise 3e-3, no seed below
+# none beyond noise) scores it 4.1 against 3.4 for zerodce++.det-yolo11n-dn.
+register_weights(WeightsSpec(
+    name="zerodce++.det-yolo11n-dnb", arch="zerodce++", filename="zerodce++-det-yolo11n-dnb-807ea6dd.pt",
+    sha256="807ea6ddf17a639452cba176bce106d2e5941620f1305d57124079a9e3307eb3",
+    arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True, "denoise": True},
+    meta={"num_params": 11267, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS,
+          "source": "python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark --w-blur 0.3 "
+                    "--data ../shared/data/exdark-train-mini (benchmarks/dark_end_cpu.sh, seed 0, CPU, session 8)",
+          "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
+          "tuned_on": "ExDark official train split, 480-image stratified sample (384 tuning / 96 held out, seed 0); "
+                      "half of each batch 1-6 stops darker on a random camera (shot noise 1e-4..1.2e-2); blur of "
+                      "the images as they are penalised (weight 0.3)",
+          "selection": "the rule fixed before its runs: the larger 3-seed mean of Δ mAP50 as is + Δ at 3 stops / "
+                       "noise 3e-3, no seed below none beyond noise (4.1 vs 3.4 for zerodce++.det-yolo11n-dn); "
+                       "the seed-0 run; its epoch with the best hold-out mAP50 (1 of 3)",
+          "dataset": "exdark (train split)",
+          "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
+                                          "note": "Δ mAP50 vs none: mean over 3 seeds, and this run's paired 95% interval",
+                                          **_DNB_METRICS}}}))

@@ -165,9 +165,10 @@ def test_shipped_finetune_config_is_the_recipe_of_the_shipped_weights() -> None:
 
     keys = ("enhancer", "init_weights", "adaptive", "gate_lr", "lr", "weight_decay", "grad_clip", "batch_size",
             "imgsz", "w_det", "w_ref", "val_split", "val_fraction", "patience", "epochs", "seed", "loss")
-    dark_end = ("denoise", "darken_share", "darken_ev_min", "darken_ev_max", "darken_sensor", "limit", "teacher")
+    dark_end = ("denoise", "w_blur", "darken_share", "darken_ev_min", "darken_ev_max", "darken_sensor", "limit",
+                "teacher")
     for config, weights, extra in (("finetune_zerodcepp_yolo11n.yaml", "zerodce++.det-yolo11n", ()),
-                                   ("finetune_zerodcepp_yolo11n_dark.yaml", "zerodce++.det-yolo11n-dn", dark_end)):
+                                   ("finetune_zerodcepp_yolo11n_dark.yaml", "zerodce++.det-yolo11n-dnb", dark_end)):
         cfg = to_dict(load_config(FinetuneConfig, REPO / "configs" / config))
         assert cfg["val_split"] is None and cfg["adaptive"]
         shipped = read_checkpoint(create_enhancer("zerodce++", weights=weights).weights_source)["meta"]["config"]
