@@ -1,10 +1,10 @@
 """Issue 12's dark-end table from the runs of ``benchmarks/dark_end_cpu.sh`` (numbers only, from metrics.json).
 
     python benchmarks/dark_end_report.py \\
+        --variant "random cameras + denoising + blur penalty 0.3=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \\
         --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
         --variant "random cameras=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
-        --variant "spatial strength + random cameras + denoising=dark_spatial_cpu,dark_spatial_cpu_s1,dark_spatial_cpu_s2" \\
-        --sweep benchmarks/results/sweep_denoise benchmarks/results/sweep_denoise_s1 benchmarks/results/sweep_denoise_s2 \\
+        --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \\
         --out benchmarks/results/dark_end_cpu
 
 For each variant (one result folder per seed under ``benchmarks/results/``) and each condition (the 379 ExDark
