@@ -8,6 +8,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -55,8 +56,9 @@ class UpsampledRows:
     def __init__(self, low: Tensor, height: int, width: int) -> None:
         self.shape = (*low.shape[:2], height, width)
         r0, r1, _, self._rl1 = _bilinear_taps(low.shape[2], height, low)
-        c0, c1, cl0, cl1 = _bilinear_taps(low.shape[3], width, low)
-        self._wide = low[..., c0] * cl0 + low[..., c1] * cl1  # (B, C, h, W): every low-res row at full width
+        # (B, C, h, W): every low-res row at full width, PyTorch's own width pass (a gather along the last dimension
+        # and a lerp took 4x longer: 0.27 vs 0.07 ms for 53 -> 640 on 2 threads)
+        self._wide = F.interpolate(low, size=(low.shape[2], width), mode="bilinear", align_corners=True)
         self._r0, self._r1 = r0, r1
 
     def rows(self, y0: int, y1: int) -> Tensor:
@@ -75,6 +77,40 @@ def _bilinear_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor,
     i1 = torch.where(i0 < n_in - 1, i0 + 1, i0)
     lam1 = src - i0.to(like.dtype)
     return i0, i1, 1 - lam1, lam1
+
+
+def downsample_bilinear(img: Tensor, height: int, width: int) -> Tensor:
+    """What ``F.interpolate(img, size=(height, width), mode="bilinear", align_corners=False)`` gives (no
+    antialiasing; within 2e-7), reading only the rows and columns it samples.
+
+    Downscaling a 640x640 image 12x reads 2 of every 12 rows: on CPU, ``F.interpolate`` first copies the whole
+    input (a full pass over a 4.9 MB image); this gathers the 2·height x 2·width pixels it samples and mixes them
+    with three lerps (0.07 vs 0.29 ms at 640x640 -> 53x53 on 2 threads). Zero-DCE++ uses it on CPU
+    unless it is traced (ONNX export) or the input needs gradients.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> x = torch.rand(2, 3, 100, 75)
+        >>> ref = F.interpolate(x, size=(9, 7), mode="bilinear", align_corners=False)
+        >>> bool((downsample_bilinear(x, 9, 7) - ref).abs().max() < 1e-6)
+        True
+    """
+    r0, r1, rl1 = _half_pixel_taps(img.shape[2], height, img)
+    c0, c1, cl1 = _half_pixel_taps(img.shape[3], width, img)
+    q = img[:, :, torch.cat([r0, r1])[:, None], torch.cat([c0, c1])]  # (B, C, 2·height, 2·width), one gather
+    top = torch.lerp(q[:, :, :height, :width], q[:, :, :height, width:], cl1)
+    bottom = torch.lerp(q[:, :, height:, :width], q[:, :, height:, width:], cl1)
+    return torch.lerp(top, bottom, rl1[:, None])
+
+
+def _half_pixel_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Source indices and weight of the second one for align_corners=False bilinear resampling (PyTorch's rule:
+    ``src = (i + 0.5) · n_in / n_out − 0.5``, clamped at 0)."""
+    scale = like.new_tensor(float(n_in)) / like.new_tensor(float(n_out))
+    src = ((torch.arange(n_out, dtype=like.dtype, device=like.device) + 0.5) * scale - 0.5).clamp_min(0)
+    i0 = src.to(torch.int64).clamp(max=n_in - 1)
+    i1 = torch.where(i0 < n_in - 1, i0 + 1, i0)
+    return i0, i1, (src - i0.to(like.dtype)).clamp(0, 1)
 
 
 BAND_PIXELS = 40960  # pixels (all images of the batch) per band of apply_curves_inplace

@@ -13,6 +13,7 @@ from lowlight_det.enhancers.functional import (
     UpsampledRows,
     apply_curves,
     apply_curves_inplace,
+    downsample_bilinear,
     image_by_image,
     map_rows,
 )
@@ -309,7 +310,10 @@ class ZeroDCEPP(_CurveEnhancer):
         low = img
         if self.scale_factor != 1:
             low_size = (low_res_size(size[0], self.scale_factor), low_res_size(size[1], self.scale_factor))
-            low = F.interpolate(img, size=cast(Any, low_size), mode="bilinear", align_corners=False)  # traced sizes
+            if _inference_on_cpu(img):  # the same values without F.interpolate's copy of the whole image
+                low = downsample_bilinear(img, *cast(tuple[int, int], low_size))
+            else:
+                low = F.interpolate(img, size=cast(Any, low_size), mode="bilinear", align_corners=False)  # traced
         return self._dce_net(self._conv_layout(low)).contiguous()
 
     def _inference_curves(self, img: Tensor) -> Tensor | UpsampledRows:
@@ -320,6 +324,11 @@ class ZeroDCEPP(_CurveEnhancer):
         if low.shape[-2:] == img.shape[-2:]:
             return low
         return UpsampledRows(low, img.shape[2], img.shape[3])
+
+
+def _inference_on_cpu(img: Tensor) -> bool:
+    return (img.device.type == "cpu" and not torch.jit.is_tracing()
+            and not (torch.is_grad_enabled() and img.requires_grad))
 
 
 def low_res_size(n: int | Tensor, scale: float) -> int | Tensor:

@@ -90,3 +90,41 @@ def test_a_batch_gives_each_images_own_result(name: str) -> None:
     if name != "clahe":  # the graph-building path (training) gives the same values
         graph = model(x.clone().requires_grad_(True))
         torch.testing.assert_close(batch, graph.detach(), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("size, low", [((640, 640), (53, 53)), ((720, 1280), (60, 107)), ((37, 53), (3, 4)),
+                                       ((5, 7), (1, 1)), ((9, 4), (9, 4)), ((6, 5), (11, 13))])
+def test_gathered_downsampling_is_f_interpolate(size: tuple[int, int], low: tuple[int, int]) -> None:
+    import torch.nn.functional as F
+
+    from lowlight_det.enhancers.functional import downsample_bilinear
+
+    x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(size[0]))
+    ref = F.interpolate(x, size=low, mode="bilinear", align_corners=False)
+    for img in (x, x.contiguous(memory_format=torch.channels_last), x[:, :, :, :]):
+        out = downsample_bilinear(img, *low)
+        assert out.shape == ref.shape and (out - ref).abs().max() <= 3e-7
+
+
+def test_zerodcepp_downsamples_without_f_interpolate_only_at_cpu_inference(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import torch.nn.functional as F
+
+    zerodce = sys.modules["lowlight_det.enhancers.zerodce"]  # the module (the package exports a factory of that name)
+    calls: list[tuple[int, ...]] = []
+    interpolate = F.interpolate
+
+    def counting(x: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return interpolate(x, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zerodce.F, "interpolate", counting)  # torch.nn.functional's, for the test's duration
+    model = create_enhancer("zerodce++").eval()
+    x = torch.rand(1, 3, 96, 120, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        fast = model(x)
+    assert (1, 3, 96, 120) not in calls  # the full-size image is not passed to F.interpolate (which copies it)
+    x.requires_grad_(True)
+    slow = model(x)  # the differentiable path, as before
+    assert (1, 3, 96, 120) in calls and (fast - slow.detach()).abs().max() <= TOL
