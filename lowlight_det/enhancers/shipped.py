@@ -101,7 +101,7 @@ _DN_METRICS = {  # mAP50 of this run; Δ vs none: this run, its paired 95% inter
 # The dark end (issue 12): zerodce++.det-yolo11n tuned on (CPU, 3 epochs) with half of each batch darkened by 1-6
 # stops on a random camera per image and a learned denoising stage before the curves
 # (configs/finetune_zerodcepp_yolo11n_dark.yaml, benchmarks/dark_end_cpu.sh); the seed-0 run, as for the earlier
-# -det weights. What the enhancer zerodce++-det names since session 6.
+# -det weights. What the enhancer zerodce++-det named in sessions 6-8.
 register_weights(WeightsSpec(
     name="zerodce++.det-yolo11n-dn", arch="zerodce++", filename="zerodce++-det-yolo11n-dn-e0f92b8d.pt",
     sha256="e0f92b8dcca2f243109c6a9d8b4645df8b495a81860afc45790ed3c52bb20976",
