@@ -1,7 +1,7 @@
 """Issue 12's dark-end table from the runs of ``benchmarks/dark_end_cpu.sh`` (numbers only, from metrics.json).
 
     python benchmarks/dark_end_report.py \\
-        --variant "random cameras + denoising + blur penalty 0.3=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \\
+        --variant "+ blur penalty 0.3=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \\
         --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
         --variant "random cameras=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
         --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \\
