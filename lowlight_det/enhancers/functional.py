@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -55,7 +56,7 @@ class UpsampledRows:
 
     def __init__(self, low: Tensor, height: int, width: int) -> None:
         self.shape = (*low.shape[:2], height, width)
-        r0, r1, _, self._rl1 = _bilinear_taps(low.shape[2], height, low)
+        r0, r1, self._rl1 = _bilinear_taps(low.shape[2], height, low)
         # (B, C, h, W): every low-res row at full width, PyTorch's own width pass (a gather along the last dimension
         # and a lerp took 4x longer: 0.27 vs 0.07 ms for 53 -> 640 on 2 threads)
         self._wide = F.interpolate(low, size=(low.shape[2], width), mode="bilinear", align_corners=True)
@@ -69,14 +70,27 @@ class UpsampledRows:
                           self._rl1[y0:y1, None])
 
 
-def _bilinear_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Source indices and weights of align_corners=True bilinear resampling from ``n_in`` to ``n_out`` samples."""
-    scale = like.new_tensor(float(n_in - 1)) / like.new_tensor(float(n_out - 1)) if n_out > 1 else like.new_tensor(0.0)
-    src = scale * torch.arange(n_out, dtype=like.dtype, device=like.device)
-    i0 = src.to(torch.int64).clamp(max=n_in - 1)
-    i1 = torch.where(i0 < n_in - 1, i0 + 1, i0)
-    lam1 = src - i0.to(like.dtype)
-    return i0, i1, 1 - lam1, lam1
+def _bilinear_taps(n_in: int, n_out: int, like: Tensor, *, align_corners: bool = True
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """Source indices ``i0``, ``i1`` and the weight of ``i1`` of bilinear resampling from ``n_in`` to ``n_out``
+    samples, by PyTorch's rules: ``src = i · (n_in − 1) / (n_out − 1)`` with ``align_corners``, else
+    ``src = (i + 0.5) · n_in / n_out − 0.5`` clamped at 0. Cached per sizes, dtype and device (a dozen small ops
+    that cost as much as the resampling they serve; the tensors are only read)."""
+    return _cached_taps(n_in, n_out, align_corners, like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_taps(n_in: int, n_out: int, align_corners: bool, dtype: torch.dtype, device: torch.device
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable inside and outside inference mode
+        idx = torch.arange(n_out, dtype=dtype, device=device)
+        if align_corners:
+            src = idx * ((n_in - 1) / (n_out - 1)) if n_out > 1 else torch.zeros_like(idx)
+        else:
+            src = ((idx + 0.5) * (n_in / n_out) - 0.5).clamp_min(0)
+        i0 = src.to(torch.int64).clamp(max=n_in - 1)
+        i1 = torch.where(i0 < n_in - 1, i0 + 1, i0)
+        return i0, i1, (src - i0.to(dtype)).clamp(0, 1)
 
 
 def downsample_bilinear(img: Tensor, height: int, width: int) -> Tensor:
@@ -85,7 +99,7 @@ def downsample_bilinear(img: Tensor, height: int, width: int) -> Tensor:
 
     Downscaling a 640x640 image 12x reads 2 of every 12 rows: on CPU, ``F.interpolate`` first copies the whole
     input (a full pass over a 4.9 MB image); this gathers the 2·height x 2·width pixels it samples and mixes them
-    with three lerps (0.07 vs 0.29 ms at 640x640 -> 53x53 on 2 threads). Zero-DCE++ uses it on CPU
+    with three lerps (0.11 vs 0.29 ms at 640x640 -> 53x53 on 2 threads). Zero-DCE++ uses it on CPU
     unless it is traced (ONNX export) or the input needs gradients.
 
     Example:
@@ -95,22 +109,12 @@ def downsample_bilinear(img: Tensor, height: int, width: int) -> Tensor:
         >>> bool((downsample_bilinear(x, 9, 7) - ref).abs().max() < 1e-6)
         True
     """
-    r0, r1, rl1 = _half_pixel_taps(img.shape[2], height, img)
-    c0, c1, cl1 = _half_pixel_taps(img.shape[3], width, img)
+    r0, r1, rl1 = _bilinear_taps(img.shape[2], height, img, align_corners=False)
+    c0, c1, cl1 = _bilinear_taps(img.shape[3], width, img, align_corners=False)
     q = img[:, :, torch.cat([r0, r1])[:, None], torch.cat([c0, c1])]  # (B, C, 2·height, 2·width), one gather
     top = torch.lerp(q[:, :, :height, :width], q[:, :, :height, width:], cl1)
     bottom = torch.lerp(q[:, :, height:, :width], q[:, :, height:, width:], cl1)
     return torch.lerp(top, bottom, rl1[:, None])
-
-
-def _half_pixel_taps(n_in: int, n_out: int, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Source indices and weight of the second one for align_corners=False bilinear resampling (PyTorch's rule:
-    ``src = (i + 0.5) · n_in / n_out − 0.5``, clamped at 0)."""
-    scale = like.new_tensor(float(n_in)) / like.new_tensor(float(n_out))
-    src = ((torch.arange(n_out, dtype=like.dtype, device=like.device) + 0.5) * scale - 0.5).clamp_min(0)
-    i0 = src.to(torch.int64).clamp(max=n_in - 1)
-    i1 = torch.where(i0 < n_in - 1, i0 + 1, i0)
-    return i0, i1, (src - i0.to(like.dtype)).clamp(0, 1)
 
 
 BAND_PIXELS = 40960  # pixels (all images of the batch) per band of apply_curves_inplace

@@ -98,25 +98,35 @@ _DN_METRICS = {  # mAP50 of this run; Δ vs none: this run, its paired 95% inter
     "ev3_noise_1e-2": {"map50": 8.9, "delta_map50_vs_none": 1.9, "ci95": [0.4, 3.5], "delta_mean": 1.8,
                        "delta_std": 0.2},
 }
+_DARK_END_TUNED_ON = ("ExDark official train split, 480-image stratified sample (384 tuning / 96 held out, seed 0); "
+                      "half of each batch 1-6 stops darker on a random camera (shot noise 1e-4..1.2e-2)")
+
+
+def _register_dark_end(name: str, sha256: str, *, source: str, tuned_on: str, selection: str,
+                       metrics: dict[str, dict[str, object]]) -> None:
+    """A dark-end variant (issue 12): zerodce++.det-yolo11n tuned on with darkened copies and the denoising stage."""
+    register_weights(WeightsSpec(
+        name=name, arch="zerodce++", filename=f"{name.replace('.', '-')}-{sha256[:8]}.pt", sha256=sha256,
+        arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True, "denoise": True},
+        meta={"num_params": 11267, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS, "source": source,
+              "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
+              "tuned_on": tuned_on, "selection": selection, "dataset": "exdark (train split)",
+              "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
+                                              "note": "Δ mAP50 vs none: mean over 3 seeds, and this run's paired 95% "
+                                                      "interval", **metrics}}}))
+
+
 # The dark end (issue 12): zerodce++.det-yolo11n tuned on (CPU, 3 epochs) with half of each batch darkened by 1-6
 # stops on a random camera per image and a learned denoising stage before the curves
 # (configs/finetune_zerodcepp_yolo11n_dark.yaml, benchmarks/dark_end_cpu.sh); the seed-0 run, as for the earlier
 # -det weights. What the enhancer zerodce++-det named in sessions 6-8.
-register_weights(WeightsSpec(
-    name="zerodce++.det-yolo11n-dn", arch="zerodce++", filename="zerodce++-det-yolo11n-dn-e0f92b8d.pt",
-    sha256="e0f92b8dcca2f243109c6a9d8b4645df8b495a81860afc45790ed3c52bb20976",
-    arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True, "denoise": True},
-    meta={"num_params": 11267, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS,
-          "source": "python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark "
-                    "--data ../shared/data/exdark-train-mini (benchmarks/dark_end_cpu.sh, seed 0, CPU, session 6)",
-          "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
-          "tuned_on": "ExDark official train split, 480-image stratified sample (384 tuning / 96 held out, seed 0); "
-                      "half of each batch 1-6 stops darker on a random camera (shot noise 1e-4..1.2e-2)",
-          "selection": "the seed-0 run (rule fixed before testing); its epoch with the best hold-out mAP50 (3 of 3)",
-          "dataset": "exdark (train split)",
-          "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
-                                          "note": "Δ mAP50 vs none: mean over 3 seeds, and this run's paired 95% interval",
-                                          **_DN_METRICS}}}))
+_register_dark_end(
+    "zerodce++.det-yolo11n-dn", "e0f92b8dcca2f243109c6a9d8b4645df8b495a81860afc45790ed3c52bb20976",
+    source="python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark "
+           "--data ../shared/data/exdark-train-mini (benchmarks/dark_end_cpu.sh, seed 0, CPU, session 6)",
+    tuned_on=_DARK_END_TUNED_ON,
+    selection="the seed-0 run (rule fixed before testing); its epoch with the best hold-out mAP50 (3 of 3)",
+    metrics=_DN_METRICS)
 
 _DNB_METRICS = {  # as _DN_METRICS
     "as_is": {"map50": 55.2, "delta_map50_vs_none": 1.3, "ci95": [-0.0, 2.5], "delta_mean": 1.0, "delta_std": 0.2},
@@ -132,21 +142,12 @@ _DNB_METRICS = {  # as _DN_METRICS
 # random --denoise --w-blur 0.3); the seed-0 run. What the enhancer zerodce++-det names since session 9: the
 # selection rule fixed before these runs (3-seed mean of Δ mAP50 as is + Δ at 3 stops / noise 3e-3, no seed below
 # none beyond noise) scores it 4.1 against 3.4 for zerodce++.det-yolo11n-dn.
-register_weights(WeightsSpec(
-    name="zerodce++.det-yolo11n-dnb", arch="zerodce++", filename="zerodce++-det-yolo11n-dnb-807ea6dd.pt",
-    sha256="807ea6ddf17a639452cba176bce106d2e5941620f1305d57124079a9e3307eb3",
-    arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True, "denoise": True},
-    meta={"num_params": 11267, "license": _DET_LICENSE, "data_terms": _EXDARK_TERMS,
-          "source": "python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark --w-blur 0.3 "
-                    "--data ../shared/data/exdark-train-mini (benchmarks/dark_end_cpu.sh, seed 0, CPU, session 8)",
-          "tuned_for": "COCO-pretrained YOLO11n (frozen), zero-shot on ExDark's 12 classes (COCO class map)",
-          "tuned_on": "ExDark official train split, 480-image stratified sample (384 tuning / 96 held out, seed 0); "
-                      "half of each batch 1-6 stops darker on a random camera (shot noise 1e-4..1.2e-2); blur of "
-                      "the images as they are penalised (weight 0.3)",
-          "selection": "the rule fixed before its runs: the larger 3-seed mean of Δ mAP50 as is + Δ at 3 stops / "
-                       "noise 3e-3, no seed below none beyond noise (4.1 vs 3.4 for zerodce++.det-yolo11n-dn); "
-                       "the seed-0 run; its epoch with the best hold-out mAP50 (1 of 3)",
-          "dataset": "exdark (train split)",
-          "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
-                                          "note": "Δ mAP50 vs none: mean over 3 seeds, and this run's paired 95% interval",
-                                          **_DNB_METRICS}}}))
+_register_dark_end(
+    "zerodce++.det-yolo11n-dnb", "807ea6ddf17a639452cba176bce106d2e5941620f1305d57124079a9e3307eb3",
+    source="python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark --w-blur 0.3 "
+           "--data ../shared/data/exdark-train-mini (benchmarks/dark_end_cpu.sh, seed 0, CPU, session 8)",
+    tuned_on=_DARK_END_TUNED_ON + "; blur of the images as they are penalised (weight 0.3)",
+    selection="the rule fixed before its runs: the larger 3-seed mean of Δ mAP50 as is + Δ at 3 stops / noise 3e-3, "
+              "no seed below none beyond noise (4.1 vs 3.4 for zerodce++.det-yolo11n-dn); the seed-0 run; its epoch "
+              "with the best hold-out mAP50 (1 of 3)",
+    metrics=_DNB_METRICS)
