@@ -305,6 +305,8 @@ class FinetuneConfig(RunSettings):
                                           "1e-4..1.2e-2 from the published ranges, so tuning does not fit one sensor)")
     denoise: bool = setting(False, "add a learned denoising stage before the curves (enhancers/denoise.py): a blur "
                                    "mixed in where a low-resolution map of the image's noise says so")
+    denoise_scales: int = setting(1, "with --denoise: 1 mixes in a 5x5 binomial blur; 2 also a 9x9 one, a second map "
+                                     "choosing per region how far towards it (for noisy, high-gain frames)", low=1, high=2)
     w_blur: float = setting(0.0, "with --denoise: weight of a penalty on the denoising map's mean over the training "
                                  "images that were not darkened, so the stage blurs what darkness needs and leaves "
                                  "images as they are alone unless the detection loss says otherwise", low=0)
@@ -342,6 +344,8 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: gate must be one of {', '.join(GATES)}, got {self.gate!r}")
         if self.w_blur > 0 and not self.denoise:
             raise ValueError(f"{where}: w_blur penalises the denoising stage's map: it needs denoise: true")
+        if self.denoise_scales != 1 and not self.denoise:
+            raise ValueError(f"{where}: denoise_scales shapes the denoising stage: it needs denoise: true")
         if self.denoise and self.train != "enhancer":
             raise ValueError(f"{where}: denoise is a stage of a tuned enhancer (--train enhancer), got train={self.train!r}")
         if self.darken_sensor not in SENSORS:

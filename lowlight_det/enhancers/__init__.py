@@ -75,13 +75,14 @@ def _build(model_cls: type[nn.Module], arch: str, weights: str | Path | None, kw
 
 @register_enhancer("zerodce", learned=True, trainable=True)
 def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-            adaptive: bool | str | None = None, denoise: bool | None = None) -> ZeroDCE:
+            adaptive: bool | str | None = None, denoise: bool | int | None = None) -> ZeroDCE:
     """Zero-DCE; ``weights``: ``"default"`` (our SICE-trained weights), a weights id, a path, or None.
 
     ``adaptive``: with a learned strength gate, per image (True) or a low-resolution map (``"spatial"``); None:
     as the weights say; a gate asked for on weights without one is added at its init, and ``"spatial"`` on
     weights with a per-image gate starts as the map that computes the same strength (for fine-tuning).
-    ``denoise``: with a learned denoising stage before the curves (enhancers/denoise.py); None: as the weights say.
+    ``denoise``: with a learned denoising stage before the curves (enhancers/denoise.py), 2 for its two-scale form;
+    None: as the weights say.
     """
     return _build(ZeroDCE, "zerodce", weights,  # type: ignore[return-value]
                   {"width": width, "n_iter": n_iter, "adaptive": adaptive, "denoise": denoise})
@@ -89,7 +90,7 @@ def zerodce(*, weights: str | Path | None = "default", width: int = 32, n_iter: 
 
 @register_enhancer("zerodce++", learned=True, trainable=True)
 def zerodce_pp(*, weights: str | Path | None = "default", width: int = 32, n_iter: int = 8,
-               scale_factor: float = 12, adaptive: bool | str | None = None, denoise: bool | None = None) -> ZeroDCEPP:
+               scale_factor: float = 12, adaptive: bool | str | None = None, denoise: bool | int | None = None) -> ZeroDCEPP:
     """Zero-DCE++ with curves estimated at 1/``scale_factor`` resolution; ``weights``, ``adaptive`` and ``denoise``
     as for zerodce."""
     model = _build(ZeroDCEPP, "zerodce++", weights,

@@ -8,6 +8,11 @@ there is, and how much for the light there is) and of the whole image, upsampled
 strength map. So it is a per-region mix of the image and its blur: the output stays within the input's range,
 ``m → 0`` is the identity, and the detector's loss decides where blurring pays. 649 parameters; on CPU it adds
 about 4 ms per 640x640 image (2 threads), more than half of what the gated Zero-DCE++ costs itself.
+
+With ``scales=2`` a second map ``w`` chooses, per region, how far towards a wider blur (the 5x5 blur applied twice:
+a 9x9 binomial, noise standard deviation x0.20) the mixed-in detail reaches: ``x − m · ((1 − w) · d5 + w · d9)`` with
+``dN = x − blurN(x)``, still a convex mix of the image and its two blurs (658 parameters). One blur is not enough for
+a noisy, high-gain frame and too much for a quiet one; the map decides from the same noise statistics.
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ def binomial_blur(img: Tensor) -> Tensor:
     return _binomial3(_binomial3(x, 2), 2).mul_(1 / 256)
 
 
-def _blurred_rows(img: Tensor, y0: int, y1: int) -> Tensor:
-    """Rows ``y0:y1`` of :func:`binomial_blur` of ``img``, computed from those rows and a halo of two: the same
-    values as blurring the whole image (the same additions in the same order)."""
-    a, b = max(0, y0 - 2), min(img.shape[2], y1 + 2)
-    x = F.pad(img[:, :, a:b], (2, 2, 2 - (y0 - a), 2 - (b - y1)), mode="replicate")
+def _blurred_rows(img: Tensor, y0: int, y1: int, *, top: int = 0, height: int | None = None) -> Tensor:
+    """Rows ``y0:y1`` of :func:`binomial_blur` of an image of ``height`` rows (default: ``img``'s), computed from
+    those rows and a halo of two: the same values as blurring the whole image (the same additions in the same order).
+    ``img`` may hold only rows ``top:`` of that image, as long as they cover the halo."""
+    height = top + img.shape[2] if height is None else height
+    a, b = max(0, y0 - 2), min(height, y1 + 2)
+    x = F.pad(img[:, :, a - top:b - top], (2, 2, 2 - (y0 - a), 2 - (b - y1)), mode="replicate")
     x = _binomial3(_binomial3(x, 3), 3)
     return _binomial3(_binomial3(x, 2), 2).mul_(1 / 256)
 
@@ -84,7 +91,8 @@ class DenoiseStage(nn.Module):
 
     The map comes from :func:`noise_stats` of each cell and of the whole image through a 1x1 → 3x3 → 1x1
     convolution stack (649 parameters); its last layer starts at zero weights, so every region starts at
-    ``init_mix``.
+    ``init_mix``. ``scales=2``: a second output channel, the share ``w`` of the wider blur (starts at ``init_mix``
+    too; see the module docstring).
 
     Shape: input (B, 3, H, W) RGB in [0, 1], any float dtype; output the same shape and dtype, in the input's range.
 
@@ -95,19 +103,22 @@ class DenoiseStage(nn.Module):
         True
     """
 
-    def __init__(self, *, hidden: int = 8, init_mix: float = 0.1, cell: int = 40) -> None:
+    def __init__(self, *, hidden: int = 8, init_mix: float = 0.1, cell: int = 40, scales: int = 1) -> None:
         super().__init__()
         if not 0 < init_mix < 1:
             raise ValueError(f"init_mix must be in (0, 1), got {init_mix}")
+        if scales not in (1, 2):
+            raise ValueError(f"scales must be 1 (a 5x5 blur) or 2 (and a 9x9 one), got {scales!r}")
         self.cell = cell
+        self.scales = scales
         self.fc1 = nn.Conv2d(2 * N_NOISE_STATS, hidden, 1)
         self.mix = nn.Conv2d(hidden, hidden, 3, padding=1, padding_mode="replicate")
-        self.fc2 = nn.Conv2d(hidden, 1, 1)
+        self.fc2 = nn.Conv2d(hidden, scales, 1)
         nn.init.zeros_(self.fc2.weight)
         nn.init.constant_(cast(Tensor, self.fc2.bias), math.log(init_mix / (1 - init_mix)))
 
     def mix_map(self, img: Tensor, detail: Tensor) -> Tensor:
-        """The low-resolution denoising map (B, 1, ⌈H/cell⌉, ⌈W/cell⌉) float32 in (0, 1)."""
+        """The low-resolution denoising map (B, ``scales``, ⌈H/cell⌉, ⌈W/cell⌉) float32 in (0, 1): ``m`` (and ``w``)."""
         return self._map_of(noise_stats(img, detail, self.cell))
 
     def _map_of(self, local: Tensor) -> Tensor:
@@ -122,11 +133,18 @@ class DenoiseStage(nn.Module):
         return self.with_map(img)[0]
 
     def with_map(self, img: Tensor) -> tuple[Tensor, Tensor]:
-        """The denoised image and the low-resolution map that made it (differentiable; for training losses)."""
-        detail = img - binomial_blur(img)
+        """The denoised image and how much it was blurred, the low-resolution (B, 1, h, w) ``m`` (``scales=2``:
+        ``m · (1 + w)``, the weight on blurred detail with the wider blur's counted twice) (differentiable; for
+        training losses)."""
+        blurred = binomial_blur(img)
+        detail = img - blurred
         low = self.mix_map(img, detail)
         m = upsample_strength(low, img.shape[2], img.shape[3]).to(img.dtype)
-        return torch.addcmul(img, m, detail, value=-1), low
+        if self.scales == 1:
+            return torch.addcmul(img, m, detail, value=-1), low
+        wide = blurred - binomial_blur(blurred)  # d9 - d5
+        detail = torch.addcmul(detail, m[:, 1:], wide)  # (1 - w) d5 + w d9
+        return torch.addcmul(img, m[:, :1], detail, value=-1), low[:, :1] * (1 + low[:, 1:])
 
     def _forward_banded(self, img: Tensor) -> Tensor:
         """CPU inference in bands of whole cells: the detail and the cells' statistics of each band while it is in
@@ -137,17 +155,38 @@ class DenoiseStage(nn.Module):
         height = img.shape[2]
         rows = self.cell * max(1, 2 * BAND_PIXELS // (self.cell * img.shape[0] * img.shape[3]))  # whole cells, ~2x a curve band
         out = torch.empty_like(img, memory_format=torch.contiguous_format)  # the detail, then the result
+        wide = torch.empty_like(out) if self.scales == 2 else None  # d9 - d5
         means, levels = [], []
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             band, detail = img[:, :, y0:y1], out[:, :, y0:y1]
-            torch.sub(band, _blurred_rows(img, y0, y1), out=detail)
+            if wide is None:
+                torch.sub(band, _blurred_rows(img, y0, y1), out=detail)
+            else:  # the 5x5 blur of the band and its halo, then its own blur: the 9x9 one
+                a, b = max(0, y0 - 2), min(height, y1 + 2)
+                blurred = _blurred_rows(img, a, b)
+                torch.sub(band, blurred[:, :, y0 - a:y1 - a], out=detail)
+                torch.sub(blurred[:, :, y0 - a:y1 - a], _blurred_rows(blurred, y0, y1, top=a, height=height),
+                          out=wide[:, :, y0:y1])
             mean, level = _pooled(band, detail, self.cell)
             means.append(mean)
             levels.append(level)
-        m = UpsampledRows(self._map_of(_stats_of(torch.cat(means, 2), torch.cat(levels, 2))), height, img.shape[3])
+        low = self._map_of(_stats_of(torch.cat(means, 2), torch.cat(levels, 2)))
+        m = UpsampledRows(low[:, :1].contiguous(), height, img.shape[3])
+        w = None if wide is None else UpsampledRows(low[:, 1:].contiguous(), height, img.shape[3])
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             detail = out[:, :, y0:y1]
+            if w is not None and wide is not None:
+                detail.addcmul_(w.rows(y0, y1).to(img.dtype), wide[:, :, y0:y1])
             torch.addcmul(img[:, :, y0:y1], m.rows(y0, y1).to(img.dtype), detail, value=-1, out=detail)
         return out
+
+
+def make_denoiser(denoise: bool | int) -> DenoiseStage | None:
+    """The stage a ``denoise`` setting asks for: False none, True one blur (5x5), 2 two blurs (5x5 and 9x9)."""
+    if denoise is False or denoise is None or denoise == 0:
+        return None
+    if denoise is True or denoise in (1, 2):
+        return DenoiseStage(scales=int(denoise))
+    raise ValueError(f"denoise must be false, true or 2 (two blur scales), got {denoise!r}")

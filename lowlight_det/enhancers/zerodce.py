@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowlight_det.enhancers.denoise import DenoiseStage
+from lowlight_det.enhancers.denoise import DenoiseStage, make_denoiser
 from lowlight_det.enhancers.functional import (
     UpsampledRows,
     apply_curves,
@@ -104,9 +104,12 @@ class _CurveEnhancer(nn.Module):
         return "spatial" if getattr(self.gate, "spatial", False) else True
 
     @property
-    def denoise(self) -> bool:
-        """Whether a learned denoising stage runs before the curves (the value ``denoise=`` takes)."""
-        return self.denoiser is not None
+    def denoise(self) -> bool | int:
+        """False without a denoising stage before the curves, True with one, 2 with a two-scale one (see
+        :mod:`lowlight_det.enhancers.denoise`): the value ``denoise=`` takes to rebuild the same model."""
+        if self.denoiser is None:
+            return False
+        return True if self.denoiser.scales == 1 else self.denoiser.scales
 
     def _denoised(self, img: Tensor) -> Tensor:
         _check_image(img)
@@ -223,7 +226,7 @@ class ZeroDCE(_CurveEnhancer):
     shared_curve = False
     band_rows: int | None = 64  # CPU inference in exact row bands (see _forward_banded); None: one pass
 
-    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False, denoise: bool = False) -> None:
+    def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False, denoise: bool | int = False) -> None:
         super().__init__()
         self.n_iter = n_iter
         self.width = width
@@ -236,7 +239,7 @@ class ZeroDCE(_CurveEnhancer):
         self.conv7 = nn.Conv2d(2 * width, 3 * n_iter, 3, padding=1)
         _init_weights(self)
         self.gate = make_gate(adaptive)
-        self.denoiser = DenoiseStage() if denoise else None
+        self.denoiser = make_denoiser(denoise)
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """α maps (B, 3·n_iter, H, W) in [-1, 1] for RGB ``img`` (B, 3, H, W)."""
@@ -278,7 +281,7 @@ class ZeroDCEPP(_CurveEnhancer):
     per_image_inference = False
 
     def __init__(self, *, width: int = 32, n_iter: int = 8, scale_factor: float = 12,
-                 adaptive: bool | str = False, denoise: bool = False) -> None:
+                 adaptive: bool | str = False, denoise: bool | int = False) -> None:
         super().__init__()
         if scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {scale_factor}")
@@ -294,7 +297,7 @@ class ZeroDCEPP(_CurveEnhancer):
         self.conv7 = SeparableConv(2 * width, 3)
         _init_weights(self)
         self.gate = make_gate(adaptive)
-        self.denoiser = DenoiseStage() if denoise else None
+        self.denoiser = make_denoiser(denoise)
 
     def estimate_curves(self, img: Tensor) -> Tensor:
         """One α map (B, 3, H, W) in [-1, 1], estimated at 1/``scale_factor`` resolution."""

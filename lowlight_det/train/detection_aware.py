@@ -158,7 +158,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
 
     options: dict[str, Any] = {"adaptive": True if cfg.gate == "global" else cfg.gate} if cfg.adaptive else {}
     if cfg.denoise:
-        options["denoise"] = True
+        options["denoise"] = True if cfg.denoise_scales == 1 else cfg.denoise_scales
     enhancer = create_enhancer(cfg.enhancer, weights=cfg.init_weights, **options)
     enhancer = enhancer.to(device).train()
     if not hasattr(enhancer, "forward_curves"):

@@ -49,8 +49,9 @@ def arch_kwargs_of(model: nn.Module) -> dict[str, Any]:
     adaptive = getattr(model, "adaptive", False)
     if adaptive:
         kwargs["adaptive"] = adaptive  # True (per image) or "spatial"
-    if getattr(model, "denoise", False):
-        kwargs["denoise"] = True
+    denoise = getattr(model, "denoise", False)
+    if denoise:
+        kwargs["denoise"] = denoise  # True (one blur) or 2 (two scales)
     return kwargs
 
 
