@@ -13,7 +13,7 @@ import torch
 from lowlight_det import create_enhancer
 from lowlight_det.data.synthesis import SensorModel, darken_stops
 from lowlight_det.enhancers import ZeroDCE, ZeroDCEPP
-from lowlight_det.enhancers.denoise import DenoiseStage, binomial_blur, noise_stats
+from lowlight_det.enhancers.denoise import DenoiseStage, binomial_blur, make_denoiser, noise_stats
 from lowlight_det.enhancers.reference import reference_forward
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
 from lowlight_det.train.loop import arch_kwargs_of
@@ -148,3 +148,82 @@ def test_training_forward_returns_the_denoising_map_it_used() -> None:
     assert out.blur is not None and out.blur.shape == (2, 1, 3, 4) and out.blur.requires_grad
     torch.testing.assert_close(out.blur, _stage(model).mix_map(x, x - binomial_blur(x)))
     assert ZeroDCEPP().forward_curves(x).blur is None
+
+
+# --- the two-scale stage (denoise=2): a second map mixes towards a 9x9 blur too ----------------------------------
+
+def _upsampled(low: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.interpolate(low, size=like.shape[-2:], mode="bilinear", align_corners=True)
+
+
+def test_two_scale_stage_is_a_convex_mix_of_the_image_and_its_two_blurs() -> None:
+    torch.manual_seed(0)
+    stage = DenoiseStage(scales=2)
+    assert sum(p.numel() for p in stage.parameters()) == 658
+    for p in stage.parameters():  # maps that follow the statistics strongly
+        torch.nn.init.normal_(p, 0, 1.0)
+    x = torch.rand(2, 3, 90, 130) * torch.linspace(0.01, 1, 130)  # dark, noisy on the left; bright on the right
+    b5 = binomial_blur(x)
+    b9 = binomial_blur(b5)
+    low = stage.mix_map(x, x - b5)
+    assert low.shape == (2, 2, 3, 4) and low[:, 0].std() > 0.02 and low[:, 1].std() > 0.02  # two maps that vary
+    m, w = _upsampled(low, x).split(1, dim=1)
+    with torch.no_grad():
+        out, blur = stage.with_map(x)
+    torch.testing.assert_close(out, x * (1 - m) + m * (1 - w) * b5 + m * w * b9, rtol=0, atol=1e-6)
+    torch.testing.assert_close(blur, low[:, :1] * (1 + low[:, 1:]))  # what the blur penalty sees
+    assert out.min() >= x.min() and out.max() <= x.max()
+    # the wider blur removes more of white noise than the 5x5 one, and a flat region stays flat
+    flat = torch.full((1, 3, 64, 64), 0.4)
+    noisy = flat + 0.05 * torch.randn_like(flat)
+    assert (binomial_blur(binomial_blur(noisy)) - flat).std() < 0.8 * (binomial_blur(noisy) - flat).std()
+    with pytest.raises(ValueError, match="scales"):
+        DenoiseStage(scales=3)
+    with pytest.raises(ValueError, match="denoise"):
+        make_denoiser(3)
+
+
+def test_two_scale_stage_without_its_second_map_is_the_one_scale_stage() -> None:
+    """w → 0: the same output as the one-scale stage with the same first map (the two are one family)."""
+    torch.manual_seed(0)
+    one, two = DenoiseStage(), DenoiseStage(scales=2)
+    torch.nn.init.normal_(one.fc2.weight, 0, 3.0)
+    state = one.state_dict()
+    state["fc2.weight"] = torch.cat([state["fc2.weight"], torch.zeros_like(state["fc2.weight"])])
+    state["fc2.bias"] = torch.cat([state["fc2.bias"], torch.tensor([-40.0])])
+    two.load_state_dict(state)
+    x = torch.rand(1, 3, 200, 150)
+    with torch.no_grad():
+        torch.testing.assert_close(two(x), one(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 640, 640), (2, 3, 97, 131), (8, 3, 121, 64), (1, 3, 41, 50), (1, 3, 3, 7)])
+def test_two_scale_banded_inference_gives_the_training_forward(shape: tuple[int, int, int, int]) -> None:
+    """The 9x9 blur of a band needs a halo of four rows: built as the 5x5 blur of the band's own 5x5 blur (with its
+    halo of two), it gives the whole-image numbers at band edges, image edges and on tiny images."""
+    torch.manual_seed(0)
+    stage = DenoiseStage(scales=2)
+    torch.nn.init.normal_(stage.fc2.weight, 0, 3.0)
+    x = torch.rand(shape) * torch.rand(shape[0], 1, shape[2], 1)
+    with torch.no_grad():
+        banded = stage(x)
+    with torch.enable_grad():
+        whole = stage(x)
+    assert whole.requires_grad and not banded.requires_grad
+    torch.testing.assert_close(banded, whole.detach(), atol=1e-6, rtol=0)
+
+
+def test_two_scale_stage_is_saved_loaded_and_kept_apart_from_the_one_scale_one(tmp_path: Path) -> None:
+    model = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n", denoise=2)
+    assert model.denoise == 2 and _stage(model).scales == 2
+    torch.nn.init.normal_(_stage(model).fc2.weight, 0, 3.0)
+    ckpt = atomic_save(make_checkpoint(model, arch="zerodce++", arch_kwargs=arch_kwargs_of(model), meta={}),
+                       tmp_path / "two.pt")
+    assert read_checkpoint(ckpt)["arch_kwargs"]["denoise"] == 2
+    back = create_enhancer("zerodce++", weights=ckpt).eval()
+    img = torch.rand(1, 3, 130, 170) * 0.3
+    with torch.no_grad():
+        torch.testing.assert_close(back(img), model.eval()(img), rtol=0, atol=0)
+        torch.testing.assert_close(back(img), reference_forward(back, img), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="denoise=2"):
+        create_enhancer("zerodce++", weights=ckpt, denoise=True)

@@ -141,7 +141,8 @@ def _checkpoint_of(state: dict[str, torch.Tensor]) -> dict[str, object]:
     return {"format": 1, "arch": "zerodce", "arch_kwargs": {}, "state_dict": state, "meta": {}}
 
 
-@pytest.mark.parametrize("options", [{"adaptive": True}, {"adaptive": "spatial", "denoise": True}])
+@pytest.mark.parametrize("options", [{"adaptive": True}, {"adaptive": "spatial", "denoise": True},
+                                     {"adaptive": True, "denoise": 2}])
 def test_onnx_export_of_an_adaptive_enhancer(options: dict[str, Any], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     model = ZeroDCEPP(**options)

@@ -237,6 +237,12 @@ def test_finetune_learns_a_denoising_stage_on_randomly_sensed_dark_images(setup:
     assert fixed["history"][0]["det"] != last["history"][0]["det"]
     with pytest.raises(SystemExit):
         finetune_main([*args[:-1], "noisy"])
+    # the two-scale stage (--denoise-scales 2) is tuned and saved as such; it needs --denoise
+    assert finetune_main([*args, "--denoise-scales", "2", "--out", str(tmp_path / "two")]) == 0
+    two = read_checkpoint(tmp_path / "two" / "last.pt")
+    assert two["arch_kwargs"]["denoise"] == 2 and two["state_dict"]["denoiser.fc2.bias"].shape == (2,)
+    assert not torch.equal(two["state_dict"]["denoiser.fc2.weight"], ZeroDCE(denoise=2).state_dict()["denoiser.fc2.weight"])
+    assert finetune_main([*_args(setup, tmp_path / "y", 1), "--denoise-scales", "2"]) == 2  # the config error
 
 
 @pytest.mark.integration
