@@ -6,6 +6,10 @@
 calls, and batch 8 on a batch that does not; the fair comparison for a stream of frames is batch 8 against the
 same eight distinct images one call each. Mean ms per image over ``--repeats`` calls
 after warm-up, each measured twice; run on an otherwise idle machine. Writes ``--out`` (JSON) when given.
+
+Each size also gets a ``copy`` row: ``x.clone()``, nothing but writing an output of the input's size. It is the
+floor every enhancer sits on; where a batch is slower per image than single frames even for it, the cause is
+the memory (one batch-sized output against a frame-sized one that single calls keep reusing), not the enhancer.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ def _ms(fn: Callable[[], object], repeats: int) -> float:
     for _ in range(repeats):
         fn()
     return (time.perf_counter() - start) / repeats * 1e3
+
+
+class _Copy(torch.nn.Module):
+    """The floor: an output of the input's size, written once."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
 
 
 def _measure(model: torch.nn.Module, batch: torch.Tensor, repeats: int) -> dict[str, float]:
@@ -60,8 +71,8 @@ def main() -> None:
         for size in args.sizes:
             width, height = (int(v) for v in size.split("x"))
             batch = torch.rand(args.batch, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3
-            for name in args.enhancers:
-                model = create_enhancer(name).eval()
+            for name in ["copy", *args.enhancers]:
+                model = _Copy() if name == "copy" else create_enhancer(name).eval()
                 for run in (1, 2):
                     row = {"enhancer": name, "size": size, "run": run, "threads": args.threads,
                            **_measure(model, batch, args.repeats)}
