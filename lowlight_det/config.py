@@ -310,6 +310,9 @@ class FinetuneConfig(RunSettings):
     w_blur: float = setting(0.0, "with --denoise: weight of a penalty on the denoising map's mean over the training "
                                  "images that were not darkened, so the stage blurs what darkness needs and leaves "
                                  "images as they are alone unless the detection loss says otherwise", low=0)
+    w_strength: float = setting(0.0, "with --adaptive: weight of a penalty on the strength's mean over the training "
+                                     "images that were not darkened, so the curves leave images as they are alone "
+                                     "unless the detection loss says otherwise", low=0)
     epochs: int = setting(10, "epochs (a resumed run may raise it)", low=1)
     batch_size: int = setting(8, "images per step", low=1)
     imgsz: int = setting(640, "detector input size", low=1)
@@ -344,6 +347,8 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: gate must be one of {', '.join(GATES)}, got {self.gate!r}")
         if self.w_blur > 0 and not self.denoise:
             raise ValueError(f"{where}: w_blur penalises the denoising stage's map: it needs denoise: true")
+        if self.w_strength > 0 and not self.adaptive:
+            raise ValueError(f"{where}: w_strength penalises the strength gate: it needs adaptive: true")
         if self.denoise_scales != 1 and not self.denoise:
             raise ValueError(f"{where}: denoise_scales shapes the denoising stage: it needs denoise: true")
         if self.denoise and self.train != "enhancer":

@@ -240,9 +240,13 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             ref = ref_loss(curves_out.ungated.float(), x, curves_out.curves.float()).total
             loss = cfg.w_det * det.float() + cfg.teacher * teach.float() + cfg.w_ref * ref
             if curves_out.blur is not None:  # the denoising map: how much was blurred, on the images as they are
-                blur = _blur_as_is(curves_out.blur[:n], stops)
+                blur = _mean_as_is(curves_out.blur[:n], stops)
                 loss = loss + cfg.w_blur * blur if cfg.w_blur > 0 else loss
                 sums["blur"] = sums.get("blur", 0.0) + blur.item()
+            if curves_out.strength is not None and cfg.w_strength > 0:  # the strength, on the images as they are
+                calm = _mean_as_is(curves_out.strength[:n], stops)
+                loss = loss + cfg.w_strength * calm
+                sums["strength_as_is"] = sums.get("strength_as_is", 0.0) + calm.item()
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"non-finite loss at epoch {epoch + 1}, step {steps + 1} "
                                             f"(det={det.item():.4g}, teacher={teach.item():.4g}, ref={ref.item():.4g}); "
@@ -303,12 +307,13 @@ def _with_interval(holdout: dict[str, Any], gt: dict[str, Any], out: Path) -> di
             "ci_resamples": d.resamples}
 
 
-def _blur_as_is(blur: torch.Tensor, stops: torch.Tensor) -> torch.Tensor:
-    """Mean of the denoising maps ``blur`` (B, 1, h, w) over the images not darkened (``stops`` 0); 0 if none."""
-    as_is = (stops[: blur.shape[0]] == 0).to(blur.device)
+def _mean_as_is(maps: torch.Tensor, stops: torch.Tensor) -> torch.Tensor:
+    """Mean of per-image maps (B, 1, h, w) (the denoising map, the strength) over the images not darkened (``stops``
+    0); 0 if none."""
+    as_is = (stops[: maps.shape[0]] == 0).to(maps.device)
     if not bool(as_is.any()):
-        return blur.new_zeros(())
-    return blur[as_is].float().mean()
+        return maps.new_zeros(())
+    return maps[as_is].float().mean()
 
 
 def _param_groups(enhancer: nn.Module, cfg: FinetuneConfig) -> list[dict[str, Any]]:

@@ -246,6 +246,29 @@ def test_finetune_learns_a_denoising_stage_on_randomly_sensed_dark_images(setup:
 
 
 @pytest.mark.integration
+def test_strength_penalty_lowers_the_strength_on_images_as_they_are(setup: dict[str, Path], tmp_path: Path) -> None:
+    """--w-strength: the gate's mean strength over the undarkened images joins the loss (logged as strength_as_is),
+    so the curves learn to leave images as they are alone; without --adaptive it is refused."""
+    base = [*_args(setup, tmp_path / "free", 1), "--adaptive", "--gate-lr", "0.3", "--darken-share", "0.5",
+            "--darken-ev", "3", "5"]
+    assert finetune_main(base) == 0
+    assert finetune_main([*base, "--w-strength", "20", "--out", str(tmp_path / "pen")]) == 0
+    free, pen = (read_checkpoint(tmp_path / run / "last.pt") for run in ("free", "pen"))
+    assert pen["meta"]["config"]["w_strength"] == 20 and "strength_as_is" in pen["history"][0]
+    assert "strength_as_is" not in free["history"][0]
+    clean = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    strengths = []
+    for run in ("free", "pen"):
+        gate = create_enhancer("zerodce", weights=tmp_path / run / "last.pt").gate
+        assert gate is not None
+        with torch.no_grad():
+            strengths.append(float(gate(clean).mean()))
+    assert strengths[1] < strengths[0] - 0.05
+    assert finetune_main([*_args(setup, tmp_path / "x", 1), "--w-strength", "1"]) == 2  # the config error, named
+    assert not (tmp_path / "x" / "last.pt").exists()
+
+
+@pytest.mark.integration
 def test_blur_penalty_lowers_the_denoising_map_on_images_as_they_are(setup: dict[str, Path], tmp_path: Path) -> None:
     """--w-blur: the denoising map's mean over the undarkened images joins the loss (and is logged), so the stage
     learns to leave images as they are alone; without --denoise it is refused."""
