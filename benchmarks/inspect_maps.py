@@ -8,8 +8,8 @@ Images are taken in sorted order, every ``len/limit``-th one (a spread over the 
 layout), resized so the longer side is 640 like the detector's input (darkened at their own resolution
 first, as the evaluator does). For each weights: the mean over images of
 the mean strength, of the strength's spread inside an image (max − min of the map; 0 for a per-image gate), and
-of the mean denoising map, as they are and darkened; and the same split by the image's mean luminance (darkest
-third / brightest third). Prints a markdown table; ``--json`` writes the numbers.
+of the mean denoising map (and, for a two-scale stage, of its wider-blur map), as they are and darkened; and the same
+split by the image's mean luminance (darkest third / brightest third). Prints a markdown table; ``--json`` writes the numbers.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def _maps(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
     denoiser = getattr(model, "denoiser", None)
     if denoiser is not None:
         m = denoiser.mix_map(x, x - binomial_blur(x))
-        out["denoise"] = float(m.mean())
+        out["denoise"] = float(m[:, :1].mean())
+        if m.shape[1] == 2:  # a two-scale stage (denoise=2): how far towards the 9x9 blur
+            out["wide"] = float(m[:, 1:].mean())
         x = denoiser(x)
     gate = getattr(model, "gate", None)
     if gate is not None:
@@ -92,12 +94,13 @@ def main() -> None:
             g: {cond: {k: round(statistics.mean(r[cond][k] for r in rows), 3) for k in rows[0][cond]}
                 for cond in ("as_is", "dark")} for g, rows in groups.items()}
     print(f"{len(files)} images from {args.images}; darkened: {args.ev:g} EV, shot noise {args.noise:g}\n")
-    print("| weights | images | strength as is / dark | spread in image as is / dark | denoise map as is / dark |")
-    print("|---|---|---:|---:|---:|")
+    print("| weights | images | strength as is / dark | spread in image as is / dark | denoise map as is / dark "
+          "| wider-blur map as is / dark |")
+    print("|---|---|---:|---:|---:|---:|")
     for weights, groups in results.items():
         for g, conds in groups.items():
             cells = [" / ".join(f"{conds[c][k]:.2f}" for c in ("as_is", "dark")) if k in conds["as_is"] else "—"
-                     for k in ("strength", "spread", "denoise")]
+                     for k in ("strength", "spread", "denoise", "wide")]
             print(f"| {weights} | {g} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps({"images": len(files), "ev": args.ev, "noise": args.noise,
