@@ -10,7 +10,8 @@ sensor:
 
 - ``p-lo`` / ``p-hi``: the gate's logit shifted by ∓``--shift`` (weaker / stronger curves on every image);
 - ``p-wide``: the denoising stage's own map mixes towards the 9x9 binomial blur (its 5x5 blur applied twice)
-  instead of the 5x5 one: what a wider blur would give where the stage already blurs.
+  instead of the 5x5 one: what a wider blur would give where the stage already blurs (the two-scale stage,
+  ``denoise=2``, with the same first map and its wider-blur share fixed at 1).
 
 A variant that gains at some noise level and loses at another points to a lever the enhancer needs to learn
 per image (how strong, how wide). One evaluator run per noise level (``OUT/noise_<n>/``: metrics.json,
@@ -25,54 +26,36 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
 
 import lowlight_det.enhancers.registry as registry
-from lowlight_det.enhancers.denoise import DenoiseStage, binomial_blur
-from lowlight_det.enhancers.gate import upsample_strength
 from lowlight_det.enhancers.weights import read_checkpoint
 from lowlight_det.eval.__main__ import main as eval_main
 
 VARIANTS = ("p-base", "p-lo", "p-hi", "p-wide")
 
 
-class _WideBlur(nn.Module):
-    """The stage's own map (from its 5x5 detail), mixing towards the 9x9 blur instead."""
-
-    def __init__(self, stage: DenoiseStage) -> None:
-        super().__init__()
-        self.stage = stage
-
-    def forward(self, img: Tensor) -> Tensor:
-        blurred = binomial_blur(img)
-        m = upsample_strength(self.stage.mix_map(img, img - blurred), img.shape[2], img.shape[3]).to(img.dtype)
-        return torch.addcmul(img, m, img - binomial_blur(blurred), value=-1)
-
-
 def _register(weights: Path, shift: float, work: Path) -> None:
+    """Each variant is a weights file next to the original, registered as an alias of zerodce++."""
     checkpoint = read_checkpoint(weights)
     if checkpoint["arch"] != "zerodce++" or checkpoint["arch_kwargs"].get("denoise") is not True \
             or checkpoint["arch_kwargs"].get("adaptive") is not True:
         raise SystemExit(f"{weights}: needs a Zero-DCE++ with a per-image gate and a one-scale denoising stage")
     work.mkdir(parents=True, exist_ok=True)
-    for name, delta in (("p-lo", -shift), ("p-hi", shift)):
-        state = dict(checkpoint["state_dict"])
-        state["gate.fc2.bias"] = state["gate.fc2.bias"] + delta
-        path = work / f"{name}.pt"
-        torch.save({**checkpoint, "state_dict": state}, path)
-        registry.register_alias(name, arch="zerodce++", weights=str(path))
+    state = checkpoint["state_dict"]
+    w2, b2 = state["denoiser.fc2.weight"], state["denoiser.fc2.bias"]
+    variants = {
+        "p-lo": ({**state, "gate.fc2.bias": state["gate.fc2.bias"] - shift}, {}),
+        "p-hi": ({**state, "gate.fc2.bias": state["gate.fc2.bias"] + shift}, {}),
+        # the two-scale stage (denoise=2) with the same first map and its wider-blur share w fixed at 1
+        "p-wide": ({**state, "denoiser.fc2.weight": torch.cat([w2, torch.zeros_like(w2)]),
+                    "denoiser.fc2.bias": torch.cat([b2, b2.new_tensor([40.0])])}, {"denoise": 2}),
+    }
     registry.register_alias("p-base", arch="zerodce++", weights=str(weights))
-    base = registry.enhancer_info("p-base")
-
-    def wide(**kwargs: Any) -> nn.Module:
-        model = base.builder(**kwargs)
-        stage = model.denoiser
-        assert isinstance(stage, DenoiseStage)
-        model.denoiser = _WideBlur(stage)
-        return model
-
-    registry.register_alias("p-wide", arch="zerodce++", weights=str(weights))
-    registry._REGISTRY["p-wide"] = registry._REGISTRY["p-wide"]._replace(builder=wide)
+    for name, (variant, arch_kwargs) in variants.items():
+        path = work / f"{name}.pt"
+        torch.save({**checkpoint, "state_dict": variant, "arch_kwargs": {**checkpoint["arch_kwargs"], **arch_kwargs}},
+                   path)
+        registry.register_alias(name, arch="zerodce++", weights=str(path))
 
 
 def main() -> None:

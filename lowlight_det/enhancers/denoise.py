@@ -185,8 +185,8 @@ class DenoiseStage(nn.Module):
 
 def make_denoiser(denoise: bool | int) -> DenoiseStage | None:
     """The stage a ``denoise`` setting asks for: False none, True one blur (5x5), 2 two blurs (5x5 and 9x9)."""
-    if denoise is False or denoise is None or denoise == 0:
+    if not denoise:
         return None
-    if denoise is True or denoise in (1, 2):
+    if denoise in (1, 2):  # True == 1
         return DenoiseStage(scales=int(denoise))
     raise ValueError(f"denoise must be false, true or 2 (two blur scales), got {denoise!r}")

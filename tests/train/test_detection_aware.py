@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -245,50 +246,51 @@ def test_finetune_learns_a_denoising_stage_on_randomly_sensed_dark_images(setup:
     assert finetune_main([*_args(setup, tmp_path / "y", 1), "--denoise-scales", "2"]) == 2  # the config error
 
 
+_CLEAN = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25  # lit, quiet images
+
+
+def _free_and_penalised(setup: dict[str, Path], tmp_path: Path, epochs: int, options: list[str],
+                        penalty: str) -> tuple[dict[str, Any], dict[str, Any], list[torch.nn.Module]]:
+    """Two runs, half of each batch darkened, without and with ``penalty`` 20 (a penalty on images as they are):
+    their last checkpoints and enhancers; the penalty without the option it needs is a named config error."""
+    base = [*_args(setup, tmp_path / "free", epochs), *options, "--darken-share", "0.5", "--darken-ev", "3", "5"]
+    assert finetune_main(base) == 0
+    assert finetune_main([*base, penalty, "20", "--out", str(tmp_path / "pen")]) == 0
+    assert finetune_main([*_args(setup, tmp_path / "x", 1), penalty, "1"]) == 2
+    assert not (tmp_path / "x" / "last.pt").exists()
+    runs = ("free", "pen")
+    free, pen = (read_checkpoint(tmp_path / run / "last.pt") for run in runs)
+    return free, pen, [create_enhancer("zerodce", weights=tmp_path / run / "last.pt") for run in runs]
+
+
 @pytest.mark.integration
 def test_strength_penalty_lowers_the_strength_on_images_as_they_are(setup: dict[str, Path], tmp_path: Path) -> None:
     """--w-strength: the gate's mean strength over the undarkened images joins the loss (logged as strength_as_is),
     so the curves learn to leave images as they are alone; without --adaptive it is refused."""
-    base = [*_args(setup, tmp_path / "free", 1), "--adaptive", "--gate-lr", "0.3", "--darken-share", "0.5",
-            "--darken-ev", "3", "5"]
-    assert finetune_main(base) == 0
-    assert finetune_main([*base, "--w-strength", "20", "--out", str(tmp_path / "pen")]) == 0
-    free, pen = (read_checkpoint(tmp_path / run / "last.pt") for run in ("free", "pen"))
+    free, pen, models = _free_and_penalised(setup, tmp_path, 1, ["--adaptive", "--gate-lr", "0.3"], "--w-strength")
     assert pen["meta"]["config"]["w_strength"] == 20 and "strength_as_is" in pen["history"][0]
     assert "strength_as_is" not in free["history"][0]
-    clean = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
     strengths = []
-    for run in ("free", "pen"):
-        gate = create_enhancer("zerodce", weights=tmp_path / run / "last.pt").gate
-        assert gate is not None
+    for model in models:
+        assert model.gate is not None
         with torch.no_grad():
-            strengths.append(float(gate(clean).mean()))
+            strengths.append(float(model.gate(_CLEAN).mean()))
     assert strengths[1] < strengths[0] - 0.05
-    assert finetune_main([*_args(setup, tmp_path / "x", 1), "--w-strength", "1"]) == 2  # the config error, named
-    assert not (tmp_path / "x" / "last.pt").exists()
 
 
 @pytest.mark.integration
 def test_blur_penalty_lowers_the_denoising_map_on_images_as_they_are(setup: dict[str, Path], tmp_path: Path) -> None:
     """--w-blur: the denoising map's mean over the undarkened images joins the loss (and is logged), so the stage
     learns to leave images as they are alone; without --denoise it is refused."""
-    base = [*_args(setup, tmp_path / "free", 2), "--denoise", "--gate-lr", "0.05", "--darken-share", "0.5",
-            "--darken-ev", "3", "5"]
-    assert finetune_main(base) == 0
-    assert finetune_main([*base, "--w-blur", "20", "--out", str(tmp_path / "pen")]) == 0
-    free, pen = (read_checkpoint(tmp_path / run / "last.pt") for run in ("free", "pen"))
+    free, pen, models = _free_and_penalised(setup, tmp_path, 2, ["--denoise", "--gate-lr", "0.05"], "--w-blur")
     assert pen["meta"]["config"]["w_blur"] == 20 and all("blur" in r for r in free["history"] + pen["history"])
     assert pen["history"][-1]["blur"] < free["history"][-1]["blur"]
-    clean = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
     maps = []
-    for run in ("free", "pen"):
-        stage = create_enhancer("zerodce", weights=tmp_path / run / "last.pt").denoiser
-        assert stage is not None
+    for model in models:
+        assert model.denoiser is not None
         with torch.no_grad():
-            maps.append(float(stage.mix_map(clean, clean - binomial_blur(clean)).mean()))
+            maps.append(float(model.denoiser.mix_map(_CLEAN, _CLEAN - binomial_blur(_CLEAN)).mean()))
     assert maps[1] < maps[0]
-    assert finetune_main([*_args(setup, tmp_path / "x", 1), "--w-blur", "1"]) == 2  # the config error, named
-    assert not (tmp_path / "x" / "last.pt").exists()
 
 
 @pytest.mark.integration
