@@ -28,6 +28,7 @@ import json
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ BASELINE = "det-none"
 
 
 def train(args: argparse.Namespace) -> None:
+    """Every arm × seed; ``--jobs N`` runs N at once (one GPU holds many YOLO11n runs), each logging to its
+    ``stdout.log``."""
+    todo = []
     for seed in args.seeds:
         for arm in args.arms:
             mode, enhancer, init = ARMS[arm]
@@ -48,7 +52,6 @@ def train(args: argparse.Namespace) -> None:
             if (out / "holdout.json").is_file():
                 print(f"[train] {out} done, skipped", flush=True)
                 continue
-            resume = ["--resume", str(out / "last.pt")] if (out / "last.pt").is_file() else []
             cmd = [sys.executable, "-m", "lowlight_det.finetune", "--train", mode, "--detector", args.detector,
                    "--data", args.data, "--split", "train", "--val-split", "none", "--val-fraction", "0.2",
                    "--enhancer", enhancer, "--init-weights", init, "--epochs", str(args.epochs), "--patience",
@@ -57,20 +60,41 @@ def train(args: argparse.Namespace) -> None:
                    "--device", args.device, "--workers", str(args.workers), "--out", str(out), "-q",
                    *(["--limit", str(args.limit)] if args.limit else []), *(["--threads", str(args.threads)]
                                                                             if args.threads else [])]
-            print("[train]", " ".join(cmd if not resume else cmd[:3] + resume), flush=True)
-            subprocess.run(cmd if not resume else [*cmd[:3], *resume, "-q"], check=True)
+            if (out / "last.pt").is_file():
+                cmd = [*cmd[:3], "--resume", str(out / "last.pt"), "-q"]
+            todo.append((out, cmd))
+    failed = _run_all(todo, args.jobs, "train")
+    if failed:
+        raise SystemExit(f"[train] failed: {', '.join(failed)} (see their stdout.log)")
 
 
-def _evaluate(args: argparse.Namespace, name: str, weights: str, enhancer: str, enhancer_weights: str | None) -> Path:
+def _run_all(todo: list[tuple[Path, list[str]]], jobs: int, step: str) -> list[str]:
+    """Run each ``(folder, command)``, ``jobs`` at a time; one at a time prints to the console, several log to
+    ``folder/stdout.log``. Returns the folders whose command failed."""
+    def one(item: tuple[Path, list[str]]) -> str | None:
+        out, cmd = item
+        print(f"[{step}]", " ".join(cmd), flush=True)
+        if jobs <= 1:
+            return None if subprocess.run(cmd).returncode == 0 else str(out)
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "stdout.log", "ab") as log:
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        print(f"[{step}] {out}: {'done' if code == 0 else f'exit {code}'}", flush=True)
+        return None if code == 0 else str(out)
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return [f for f in pool.map(one, todo) if f]
+
+
+def _eval_command(args: argparse.Namespace, name: str, weights: str, enhancer: str,
+                  enhancer_weights: str | None) -> tuple[Path, list[str]]:
     out = Path(args.eval_out) / name
-    if not (out / "metrics.json").is_file():
-        cmd = [sys.executable, "-m", "lowlight_det.eval", "--data", args.data, "--split", "test", "--weights",
-               weights, "--enhance", enhancer, "--imgsz", str(args.imgsz), "--batch-size", "16", "--device",
-               args.device, "--no-plots", "--out", str(out), "-q"]
-        if enhancer_weights:
-            cmd += ["--enhancer-weights", f"{enhancer}={enhancer_weights}"]
-        subprocess.run(cmd, check=True)
-    return out
+    cmd = [sys.executable, "-m", "lowlight_det.eval", "--data", args.data, "--split", "test", "--weights",
+           weights, "--enhance", enhancer, "--imgsz", str(args.imgsz), "--batch-size", "16", "--device",
+           args.device, "--no-plots", "--out", str(out), "-q"]
+    if enhancer_weights:
+        cmd += ["--enhancer-weights", f"{enhancer}={enhancer_weights}"]
+    return out, cmd
 
 
 def report(args: argparse.Namespace) -> None:
@@ -80,11 +104,12 @@ def report(args: argparse.Namespace) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     gt: dict[str, Any] | None = None
     preds: dict[tuple[str, int], list[Any]] = {}
-    zero = _evaluate(args, "zero-shot", args.zero_shot, "none", None)
+    evals: dict[tuple[str, int], tuple[Path, str]] = {}  # (arm, seed): (eval folder, row)
+    todo = []
     for arm in ["zero-shot", *args.arms]:
         for seed in args.seeds if arm != "zero-shot" else [0]:
             if arm == "zero-shot":
-                folder, row = zero, "none"
+                item, row = _eval_command(args, "zero-shot", args.zero_shot, "none", None), "none"
             else:
                 run = runs / f"{arm}-seed{seed}"
                 detector = run / "detector" / "weights" / f"{args.checkpoint}.pt"
@@ -96,13 +121,19 @@ def report(args: argparse.Namespace) -> None:
                 enh_file = str(run / ("enhancer_best.pt" if args.checkpoint == "best" else "last.pt")) \
                     if mode == "joint" else None
                 name = f"{arm}-seed{seed}" + ("" if args.checkpoint == "best" else f"-{args.checkpoint}")
-                folder = _evaluate(args, name, str(detector), enhancer, enh_file)
-                row = enhancer
-            metrics = json.loads((folder / "metrics.json").read_text())["results"][row]
-            rows.setdefault(arm, []).append({"seed": seed, "map50": metrics["metrics"]["map50"],
-                                             "map50_95": metrics["metrics"]["map50_95"], "by_light": metrics["by_light"]})
-            preds[(arm, seed)] = json.loads((folder / f"predictions_{row}.json").read_text())
-            gt = gt or json.loads((folder / "ground_truth.json").read_text())
+                item, row = _eval_command(args, name, str(detector), enhancer, enh_file), enhancer
+            evals[(arm, seed)] = (item[0], row)
+            if not (item[0] / "metrics.json").is_file():
+                todo.append(item)
+    failed = _run_all(todo, args.jobs, "eval")
+    if failed:
+        raise SystemExit(f"[report] evaluation failed: {', '.join(failed)}")
+    for (arm, seed), (folder, row) in evals.items():
+        metrics = json.loads((folder / "metrics.json").read_text())["results"][row]
+        rows.setdefault(arm, []).append({"seed": seed, "map50": metrics["metrics"]["map50"],
+                                         "map50_95": metrics["metrics"]["map50_95"], "by_light": metrics["by_light"]})
+        preds[(arm, seed)] = json.loads((folder / f"predictions_{row}.json").read_text())
+        gt = gt or json.loads((folder / "ground_truth.json").read_text())
     table: dict[str, Any] = {}
     for arm, rs in rows.items():
         m50 = [r["map50"] for r in rs]
@@ -181,6 +212,8 @@ def main() -> None:
         s.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
         s.add_argument("--imgsz", type=int, default=640)
         s.add_argument("--device", default="auto")
+        s.add_argument("--jobs", type=int, default=1, help="runs (or evaluations) at once, each logging to its "
+                                                           "folder's stdout.log (one GPU holds many)")
     args = p.parse_args()
     train(args) if args.step == "train" else report(args)
 

@@ -4,6 +4,9 @@
 #   bash benchmarks/gpu_check.sh tune     # detection-aware fine-tuning: 2 enhancers x 3 seeds, in parallel
 #   bash benchmarks/gpu_check.sh report   # test-split table of the tuned runs + GPU speed benchmarks
 #   ADAPTIVE=1 TAG=gate SKIP_PIPE=1 SKIP_BENCH=1 bash benchmarks/gpu_check.sh tune report   # both, in one call
+#   bash benchmarks/gpu_check.sh detector darkend   # issue 15's 12 detector runs and issue 12's dark-end recipe at
+#                                                   # full size (3 seeds), all at once (session 11)
+#   bash benchmarks/gpu_check.sh detector-report    # issue 15's runs on the test images (a second call, warm machine)
 #
 # Expects, under .gpu/ (see benchmarks/README.md, "GPU checks"): exdark-train/ (a copy of
 # exdark-train-mini), exdark-test/ (benchmarks/pack_exdark.py of exdark-mini --split test --max-side 640),
@@ -11,7 +14,7 @@
 # and the wheels that machine lacks in .whl/ (ultralytics, ultralytics-thop, pycocotools).
 # Results go to $OUT (default runs/gpu_out) as tar files, written after every step.
 set -uo pipefail
-STEPS="${*:?tune and/or report}"
+STEPS="${*:?tune, report, detector, darkend and/or detector-report}"
 OUT=${OUT:-runs/gpu_out}
 G=.gpu
 DET=$G/yolo11n-coco-unfused.pt
@@ -27,6 +30,43 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, ultralytics, pycocotools, lowlight_det; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__)" || exit 3
 pack() { tar cf "$OUT/$1.tar" "${@:2}" 2>/dev/null; echo "[packed $1]"; }
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+
+# Issue 12 at full size: the shipped dark-end recipe (finetune_zerodcepp_yolo11n_dark) on all 1,200 train-mini images
+# (960 tuned, 240 held out) for DARK_EPOCHS epochs, 3 seeds, in the background next to issue 15's runs.
+# The frozen detector is the BatchNorm copy (in eval mode the same function as the fused file).
+if has darkend; then
+  for s in ${DARK_SEEDS:-0 1 2}; do
+    mkdir -p runs/dark_gpu_s$s
+    timeout ${TRAIN_LIMIT:-360} python3 -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark --detector $DET \
+      --data $G/exdark-train --limit ${DARK_LIMIT:-1200} --epochs ${DARK_EPOCHS:-6} --patience ${DARK_EPOCHS:-6} --seed $s \
+      --device ${DEVICE:-cuda} --workers 2 --threads 1 --out runs/dark_gpu_s$s -q >runs/dark_gpu_s$s/stdout.log 2>&1 &
+  done
+fi
+# Issue 15: the four arms x 3 seeds at 640 px on all 1,200 train-mini images (20% held out), all at once.
+if has detector; then
+  timeout ${TRAIN_LIMIT:-360} python3 benchmarks/finetune_detector_exdark.py train --data $G/exdark-train --detector $DET \
+    --seeds ${DET_SEEDS:-0 1 2} --epochs ${DET_EPOCHS:-10} --patience ${DET_EPOCHS:-10} --imgsz 640 --batch-size 16 --workers 2 \
+    --threads 1 --device ${DEVICE:-cuda} --jobs ${DET_JOBS:-12} ${LIMIT:+--limit $LIMIT} --out runs/det_exdark
+fi
+if has detector || has darkend; then
+  wait
+  pkill -f "lowlight_det.finetune" && sleep 3  # runs cut by the time limit: their best.pt so far stays
+  for f in runs/det_exdark/*/ runs/dark_gpu_s*/; do echo "== $f"; tail -n 2 "$f/stdout.log"; cat "$f/log.csv" 2>/dev/null; done
+  pack runs15 runs/det_exdark/*/{config.yaml,history.json,holdout.json,log.csv,stdout.log,enhancer_best.pt}
+  pack runs12 runs/dark_gpu_s*/{best.pt,config.yaml,history.json,holdout.json,log.csv,stdout.log}
+  for f in runs/det_exdark/*-seed0/detector/weights/best.pt; do  # seed 0's detectors (finished runs: ~5 MB each)
+    [ $(stat -c %s "$f") -lt 12000000 ] && tar cf "$OUT/$(basename ${f%/detector/weights/best.pt}).tar" "$f"
+  done
+fi
+if has detector-report; then
+  timeout ${REPORT_TIMEOUT:-150} python3 benchmarks/finetune_detector_exdark.py report --data $G/exdark-test \
+    --zero-shot $G/yolo11n-coco.pt --runs runs/det_exdark --eval-out runs/det_exdark_eval --device ${DEVICE:-cuda} \
+    --jobs ${JOBS:-7} --out runs/finetune_detector_gpu
+  pack report15 runs/finetune_detector_gpu.{json,md} runs/det_exdark_eval/*/metrics.json
+  tar czf "$OUT/predictions15.tgz" runs/det_exdark_eval/*/predictions_*.json runs/det_exdark_eval/zero-shot/ground_truth.json \
+    && echo "[packed predictions15]"
+fi
 
 TL=${TIME_LIMIT:-200}
 if [[ " $STEPS " == *" report "* ]] && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # fresh machine
