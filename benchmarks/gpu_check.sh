@@ -53,10 +53,10 @@ if has detector || has darkend; then
   wait
   pkill -f "lowlight_det.finetune" && sleep 3  # runs cut by the time limit: their best.pt so far stays
   for f in runs/det_exdark/*/ runs/dark_gpu_s*/; do echo "== $f"; tail -n 2 "$f/stdout.log"; cat "$f/log.csv" 2>/dev/null; done
-  pack runs15 runs/det_exdark/*/{config.yaml,history.json,holdout.json,log.csv,stdout.log,enhancer_best.pt}
-  pack runs12 runs/dark_gpu_s*/{best.pt,config.yaml,history.json,holdout.json,log.csv,stdout.log}
-  for f in runs/det_exdark/*-seed0/detector/weights/best.pt; do  # seed 0's detectors (finished runs: ~5 MB each)
-    [ $(stat -c %s "$f") -lt 12000000 ] && tar cf "$OUT/$(basename ${f%/detector/weights/best.pt}).tar" "$f"
+  has detector && pack runs15 runs/det_exdark/*/{config.yaml,history.json,holdout.json,log.csv,stdout.log,enhancer_best.pt}
+  has darkend && pack runs12 runs/dark_gpu_s*/{best.pt,config.yaml,history.json,holdout.json,log.csv,stdout.log}
+  for arm in det-none det-zerodcepp det-zerodcepp-det joint; do  # finished runs' detectors (~5 MB each) to evaluate
+    has detector && tar czf "$OUT/$arm.tgz" runs/det_exdark/$arm-seed*/detector/weights/best.pt && echo "[packed $arm]"
   done
 fi
 if has detector-report; then

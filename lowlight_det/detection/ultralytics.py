@@ -5,6 +5,7 @@ Only this package imports ``ultralytics``. Nothing here copies Ultralytics code 
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import shutil
@@ -241,6 +242,30 @@ class EnhancedDetectionTrainer(DetectionTrainer):
         if self.on_save is not None:
             self.on_save(self, self.best_fitness == self.fitness)
         return saved
+
+    def read_results_csv(self) -> dict[str, list[Any]]:
+        """Ultralytics' ``results.csv`` as ``{column: values}`` (stored in its checkpoints), read with the standard
+        library: Ultralytics reads it with polars, which an environment with PyTorch but without Ultralytics'
+        optional extras (a GPU image) may lack, and training must not fail when it saves a checkpoint."""
+        try:
+            with open(self.csv, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except OSError:
+            return {}
+        columns: dict[str, list[Any]] = {}
+        for row in rows:
+            for key, value in row.items():
+                columns.setdefault(key.strip(), []).append(_number(value))
+        return columns
+
+
+def _number(text: str | None) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    return text
 
 
 def _freeze_detector_in_warmup(trainer: EnhancedDetectionTrainer) -> None:

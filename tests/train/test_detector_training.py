@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -40,7 +42,9 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.integration
 def test_detector_mode_trains_the_detector_behind_a_frozen_enhancer(setup: dict[str, Path], tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "polars", None)  # Ultralytics' optional reader is absent on some GPU images
     out = tmp_path / "det"
     assert finetune_main(_args(setup, out, "detector", 2, "--enhancer", "gamma", "--detector-lr", "1e-2")) == 0
     printed = capsys.readouterr().out
@@ -149,3 +153,21 @@ def test_a_new_head_needs_a_detector_that_learns() -> None:
     with pytest.raises(ValueError, match="new_head trains the detector's head"):
         FinetuneConfig(new_head=True)  # --train enhancer: the detector is frozen
     assert FinetuneConfig(new_head=True, train="joint", enhancer="zerodce++").new_head
+
+
+def test_results_csv_reads_as_ultralytics_reads_it_without_polars(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    from lowlight_det.detection.ultralytics import EnhancedDetectionTrainer
+
+    results = tmp_path / "results.csv"
+    results.write_text("epoch,time,train/box_loss,metrics/mAP50(B),lr/pg0\n1,3.5,1.25,0.5,0.001\n2,7,1.125,0.625,1e-05\n")
+    holder = SimpleNamespace(csv=results)
+    expected = DetectionTrainer.read_results_csv(holder)  # Ultralytics' own reading, with polars
+    assert expected["epoch"] == [1, 2] and expected["lr/pg0"] == [0.001, 1e-05]
+    monkeypatch.setitem(sys.modules, "polars", None)
+    with pytest.raises(ImportError):
+        DetectionTrainer.read_results_csv(holder)
+    assert EnhancedDetectionTrainer.read_results_csv(holder) == expected
+    assert EnhancedDetectionTrainer.read_results_csv(SimpleNamespace(csv=tmp_path / "missing.csv")) == {}
