@@ -6,6 +6,7 @@ and scored once). Without ``torchrun`` everything here is a no-op for one proces
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,8 +49,17 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         rank = int(os.environ["RANK"])
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
+        # Leave the group before the interpreter shuts down: a group still alive at exit lets its communication
+        # threads be destroyed while running ("terminate called without an active exception", an abort seen
+        # now and then on CPU after every result was written)
+        atexit.register(_leave_group)
         run_ultralytics_single_process()
     return DistInfo(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _leave_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def broadcast_floats(values: list[float], dist_info: DistInfo, device: torch.device) -> list[float]:
