@@ -6,7 +6,7 @@
 #   ADAPTIVE=1 TAG=gate SKIP_PIPE=1 SKIP_BENCH=1 bash benchmarks/gpu_check.sh tune report   # both, in one call
 #   bash benchmarks/gpu_check.sh detector darkend   # issue 15's 12 detector runs and issue 12's dark-end recipe at
 #                                                   # full size (3 seeds), all at once (session 11)
-#   bash benchmarks/gpu_check.sh detector-report    # issue 15's runs on the test images (a second call, warm machine)
+#   (issue 15's detectors come back as <arm>.tgz: evaluate them here with finetune_detector_exdark.py report)
 #
 # Expects, under .gpu/ (see benchmarks/README.md, "GPU checks"): exdark-train/ (a copy of
 # exdark-train-mini), exdark-test/ (benchmarks/pack_exdark.py of exdark-mini --split test --max-side 640),
@@ -14,7 +14,7 @@
 # and the wheels that machine lacks in .whl/ (ultralytics, ultralytics-thop, pycocotools).
 # Results go to $OUT (default runs/gpu_out) as tar files, written after every step.
 set -uo pipefail
-STEPS="${*:?tune, report, detector, darkend and/or detector-report}"
+STEPS="${*:?tune, report, detector and/or darkend}"
 OUT=${OUT:-runs/gpu_out}
 G=.gpu
 DET=$G/yolo11n-coco-unfused.pt
@@ -59,18 +59,10 @@ if has detector || has darkend; then
     has detector && tar czf "$OUT/$arm.tgz" runs/det_exdark/$arm-seed*/detector/weights/best.pt && echo "[packed $arm]"
   done
 fi
-if has detector-report; then
-  timeout ${REPORT_TIMEOUT:-150} python3 benchmarks/finetune_detector_exdark.py report --data $G/exdark-test \
-    --zero-shot $G/yolo11n-coco.pt --runs runs/det_exdark --eval-out runs/det_exdark_eval --device ${DEVICE:-cuda} \
-    --jobs ${JOBS:-7} --out runs/finetune_detector_gpu
-  pack report15 runs/finetune_detector_gpu.{json,md} runs/det_exdark_eval/*/metrics.json
-  tar czf "$OUT/predictions15.tgz" runs/det_exdark_eval/*/predictions_*.json runs/det_exdark_eval/zero-shot/ground_truth.json \
-    && echo "[packed predictions15]"
-fi
 
 TL=${TIME_LIMIT:-200}
-if [[ " $STEPS " == *" report "* ]] && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # fresh machine
-if [[ " $STEPS " == *" tune "* ]]; then
+if has report && [ ! -d runs/ft ] && [ -f $G/tune.tar ]; then tar xf $G/tune.tar; fi  # fresh machine
+if has tune; then
   timeout $((TL + 40)) python3 benchmarks/finetune_exdark.py tune --data $G/exdark-train --detector $DET \
     --enhancers ${ENHANCERS:-zerodce++ zerodce} --seeds ${SEEDS:-0 1 2} --epochs ${EPOCHS:-10} --imgsz ${IMGSZ:-640} \
     --batch-size 16 --jobs 6 --workers 3 --device ${DEVICE:-cuda} --time-limit $TL \
@@ -78,7 +70,7 @@ if [[ " $STEPS " == *" tune "* ]]; then
   for f in runs/ft/*/; do echo "== $f"; tail -n 3 "$f/stdout.log"; cat "$f/log.csv" 2>/dev/null; done
   pack tune runs/ft/*/best.pt runs/ft/*/history.json runs/ft/*/config.yaml runs/ft/*/log.csv runs/ft/*/stdout.log
 fi
-if [[ " $STEPS " == *" report "* ]]; then
+if has report; then
   mkdir -p $R/finetune_exdark
   [ -z "${FRESH:-}" ] && cp -rn benchmarks/results/finetune_exdark/baselines $R/finetune_exdark/  # reused
   timeout ${REPORT_TIMEOUT:-150} python3 benchmarks/finetune_exdark.py report --data $G/exdark-test --detector $DET \
