@@ -326,7 +326,8 @@ class FinetuneConfig(RunSettings):
     teacher_conf: float = setting(0.25, "confidence of the detections kept as teacher targets", low=0, high=1,
                                   low_open=True)
     val_data: str | None = setting(None, "labelled dataset of the hold-out (its --val-split, default the training "
-                                         "split name) when --data has no labels (teacher only, --w-det 0)")
+                                         "split name) when --data has no labels (teacher only, --w-det 0); without "
+                                         "it, --val-fraction more of the footage, labelled by the detector itself")
     class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
     patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
     limit: int | None = setting(None, "use only N images of each split (a seeded sample stratified by class and "

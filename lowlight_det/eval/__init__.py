@@ -7,6 +7,6 @@ a list of images; ``dataset_predictions`` and ``coco_map`` score a detector's ra
 from __future__ import annotations
 
 from lowlight_det.eval.coco import coco_map, paired_delta_map50
-from lowlight_det.eval.runner import Validation, dataset_predictions, validate
+from lowlight_det.eval.runner import Validation, dataset_predictions, predict, validate
 
-__all__ = ["Validation", "coco_map", "dataset_predictions", "paired_delta_map50", "validate"]
+__all__ = ["Validation", "coco_map", "dataset_predictions", "paired_delta_map50", "predict", "validate"]

@@ -264,9 +264,17 @@ def validate(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord
              gt: dict[str, Any], *, imgsz: int, batch_size: int, workdir: Path, workers: int = 0) -> Validation:
     """COCO mAP of ``enhancer`` in front of ``detector`` (an ``EnhancedDetector``) on ``records``, with the
     evaluator's own pipeline and metric: what fine-tuning validates each epoch with."""
+    preds = predict(detector, enhancer, records, class_map, imgsz=imgsz, batch_size=batch_size, workdir=workdir,
+                    workers=workers)
+    return Validation(coco_map(gt, preds), preds)
+
+
+def predict(detector: Any, enhancer: torch.nn.Module, records: list[ImageRecord], class_map: ClassMap, *, imgsz: int,
+            batch_size: int, workdir: Path, workers: int = 0) -> list[dict[str, Any]]:
+    """``enhancer`` + ``detector``'s predictions on ``records`` (COCO results in the dataset's classes, every
+    confidence down to the evaluator's threshold), through the evaluator's own pipeline."""
     cfg = EvalConfig(imgsz=imgsz, batch_size=batch_size, workers=workers, out=str(workdir))
-    row = run_variant(detector, Variant("val", "tuned", records), enhancer, class_map, cfg=cfg, workdir=workdir)
-    return Validation(coco_map(gt, row.predictions), row.predictions)
+    return run_variant(detector, Variant("val", "tuned", records), enhancer, class_map, cfg=cfg, workdir=workdir).predictions
 
 
 def evaluate_variants(cfg: EvalConfig, ds: DetectionDataset, variants: list[Variant], detector: Any,

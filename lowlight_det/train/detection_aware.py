@@ -13,7 +13,11 @@ Label-free teacher (``teacher > 0``): the frozen detector's own confident detect
 (``teacher_conf``) are the targets of its loss on ``enhancer(darken(image))``, darkened by a random number of
 stops in ``darken_ev_min..max`` with sensor noise. Any footage works, labelled or not: with ``w_det = 0`` and
 ``val_data`` (a labelled hold-out) the enhancer is tuned without a single training label (e.g. on SICE, whose
-terms differ from ExDark's).
+terms differ from ExDark's). Without ``val_data`` no label is used at all: the hold-out is more of the same
+footage, labelled by the frozen detector itself (:func:`self_labelled_holdout`: its confident detections on each
+image as it is, and the same boxes on a copy darkened by the middle of the tuning's darkness range), so the best
+epoch is the one whose enhancer keeps the detector's own findings on the images as they are and recovers most of
+them in the dark.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,7 +36,7 @@ from torch import nn
 
 from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import resolve_class_map
-from lowlight_det.data.detection import DetectionDataset, to_coco
+from lowlight_det.data.detection import DetectionDataset, ImageRecord, to_coco
 from lowlight_det.data.loaders import load_detection_dataset, load_unlabelled
 from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
 from lowlight_det.detection.data import export_for_detector
@@ -40,7 +44,8 @@ from lowlight_det.devices import resolve_device
 from lowlight_det.distributed import broadcast_floats, init_distributed
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, sha256_file
-from lowlight_det.eval import paired_delta_map50, validate
+from lowlight_det.eval import paired_delta_map50, predict, validate
+from lowlight_det.eval.darkness import darkened_records
 from lowlight_det.io import write_json
 from lowlight_det.losses import ZeroReferenceLoss
 from lowlight_det.losses.detection import detection_loss, freeze
@@ -96,6 +101,30 @@ class TuningData(NamedTuple):
     train: list[Any]
     val: list[Any]
     val_from: str  # where the hold-out comes from, in words
+    self_labelled: bool = False  # unlabelled footage: the detector's own detections will label the hold-out
+
+
+def _label_free(cfg: FinetuneConfig) -> bool:
+    return cfg.w_det == 0 and cfg.teacher > 0
+
+
+def _footage(cfg: FinetuneConfig) -> TuningData:
+    """Unlabelled footage without ``val_data``: ``cfg.limit`` images to tune on (the same stratified sample as with a
+    labelled hold-out) and a seeded hold-out of ``val_fraction`` as many images from the rest of the footage (or
+    from the sample itself when the footage has no more)."""
+    footage, info = load_unlabelled(cfg.data, data_root=cfg.data_root)
+    ds = footage.subset(cfg.limit, sample="stratified", seed=cfg.seed)
+    used = {r.image_id for r in ds.records}
+    rest = [r for r in footage.records if r.image_id not in used]
+    n_val = max(1, round(cfg.val_fraction * len(ds.records)))
+    if len(rest) >= n_val:
+        picked = set(np.random.default_rng(cfg.seed).permutation(len(rest))[:n_val].tolist())
+        train, val = ds.records, [r for i, r in enumerate(rest) if i in picked]
+        where = f"{n_val} other images of {cfg.data} (seed {cfg.seed})"
+    else:
+        train, val = split_records(ds, cfg.val_fraction, cfg.seed)
+        where = f"{cfg.val_fraction:.0%} of {cfg.data} (seed {cfg.seed})"
+    return TuningData(ds, info, train, val, f"{where}, labelled by the detector itself", self_labelled=True)
 
 
 def tuning_data(cfg: FinetuneConfig) -> TuningData:
@@ -107,14 +136,19 @@ def tuning_data(cfg: FinetuneConfig) -> TuningData:
         try:
             ds, _ = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
         except ValueError:
-            if cfg.w_det > 0 or cfg.teacher == 0:
+            if not _label_free(cfg):
                 raise ValueError(f"--data {cfg.data}: no labels; with unlabelled footage set --w-det 0 and "
                                  "--teacher > 0") from None
             ds, _ = load_unlabelled(cfg.data, data_root=cfg.data_root)
         ds = DetectionDataset(ds.name, val_ds.class_names, ds.subset(cfg.limit, sample="stratified", seed=cfg.seed).records,
                               ds.issues)
         return TuningData(ds, info, ds.records, val_ds.records, f"{cfg.val_data} ({cfg.val_split or cfg.split})")
-    ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
+    try:
+        ds, info = load_detection_dataset(cfg.data, split=cfg.split, data_root=cfg.data_root)
+    except ValueError:
+        if not _label_free(cfg):
+            raise
+        return _footage(cfg)  # no label anywhere: the detector labels its own hold-out
     ds = ds.subset(cfg.limit, sample="stratified", seed=cfg.seed)
     if cfg.val_split:
         val_ds, _ = load_detection_dataset(cfg.data, split=cfg.val_split, data_root=cfg.data_root)
@@ -147,11 +181,16 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
 
     work = Path(cfg.out) / "work" / f"rank{dist_info.rank}"  # Ultralytics writes caches next to the data: one folder per rank
 
-    ds, info, train_records, val_records, val_from = tuning_data(cfg)
-    val_gt = to_coco(DetectionDataset("val", ds.class_names, val_records))
-
+    ds, info, train_records, val_records, val_from, self_labelled = tuning_data(cfg)
     evaluator = EnhancedDetector(cfg.detector, "none", device=device, imgsz=cfg.imgsz, threads=cfg.threads)
-    class_map = resolve_class_map(cfg.class_map, ds.class_names, evaluator.names, info.get("class_maps"))
+    if self_labelled:  # the detector's own classes; its detections label the hold-out
+        names = [str(evaluator.names[i]) for i in sorted(evaluator.names)]
+        ds = DetectionDataset(ds.name, names, ds.records, ds.issues)
+        class_map = resolve_class_map("identity", names, evaluator.names)
+        val_records = self_labelled_holdout(evaluator, val_records, class_map, cfg, work / "holdout")
+    else:
+        class_map = resolve_class_map(cfg.class_map, ds.class_names, evaluator.names, info.get("class_maps"))
+    val_gt = to_coco(DetectionDataset("val", ds.class_names, val_records))
     train_yaml = export_for_detector(train_records, class_map, evaluator.names, work / "train")
     dataset = letterboxed_dataset(train_yaml, split="val", imgsz=cfg.imgsz)
     detector = freeze(detector_module(build_detector(cfg.detector)).to(device))  # its own copy, for the loss
@@ -293,6 +332,35 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         write_json(out / "holdout.json", holdout)
         loop.log("%s", holdout_line(holdout))
     return FinetuneResult(enhancer, loop.history, best_path, best_map50, holdout)
+
+
+def self_labelled_holdout(evaluator: Any, records: list[ImageRecord], class_map: Any, cfg: FinetuneConfig,
+                          workdir: Path) -> list[ImageRecord]:
+    """A hold-out of unlabelled footage, labelled by the frozen detector itself: each image as it is, its boxes the
+    detector's detections of confidence ≥ ``cfg.teacher_conf`` (what the teacher signal trains towards), followed by a
+    copy darkened by the middle of ``cfg.darken_ev_min..max`` stops on the darkness sweep's sensor (seeded, cached under
+    ``workdir``) with the same boxes and ids offset past the originals'. ``none`` scores about 100 mAP50 on the first
+    half by construction, so an enhancer's score there is how much of the detector's own findings it keeps; on the
+    second, how many it recovers in the dark. Attribute ``light``: ``as is`` / ``<stops> EV darker``."""
+    preds = predict(evaluator, create_enhancer("none"), records, class_map, imgsz=cfg.imgsz,
+                    batch_size=cfg.batch_size, workdir=workdir, workers=cfg.workers)
+    found: dict[int, list[dict[str, Any]]] = {r.image_id: [] for r in records}
+    for p in preds:
+        if p["score"] >= cfg.teacher_conf:
+            found[int(p["image_id"])].append(p)
+    as_is = []
+    for rec in records:
+        mine = found[rec.image_id]
+        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (p["bbox"] for p in mine)], np.float32).reshape(-1, 4)
+        labels = np.array([p["category_id"] - 1 for p in mine], np.int64)
+        as_is.append(replace(rec, boxes_xyxy=boxes, labels=labels, attributes={**rec.attributes, "light": "as is"}))
+    stops = (cfg.darken_ev_min + cfg.darken_ev_max) / 2
+    offset = max(r.image_id for r in records) + 1
+    dark = [replace(r, image_id=r.image_id + offset, attributes={**r.attributes, "light": f"{stops:g} EV darker"})
+            for r in darkened_records(as_is, stops, workdir / f"ev{stops:g}", seed=cfg.seed)]
+    logger.info("self-labelled hold-out: %d images, %d detections of confidence >= %g, as they are and %g stops darker",
+                len(records), sum(len(r.labels) for r in as_is), cfg.teacher_conf, stops)
+    return as_is + dark
 
 
 def _with_interval(holdout: dict[str, Any], gt: dict[str, Any], out: Path) -> dict[str, Any]:

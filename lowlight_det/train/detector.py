@@ -83,6 +83,8 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
     out = Path(cfg.out).resolve()
     work = out / "work"
     data = tuning_data(cfg)
+    if data.self_labelled:
+        raise ValueError(f"--data {cfg.data}: no labels; --train {cfg.train} trains the detector on labelled images")
     val_gt = to_coco(DetectionDataset("val", data.dataset.class_names, data.val))
     state = read_checkpoint(resume) if resume else None
     yolo = build_detector(state["meta"]["ultralytics_last"] if state else cfg.detector)

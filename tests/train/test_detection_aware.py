@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,16 @@ import pytest
 import torch
 
 from lowlight_det import create_enhancer
+from lowlight_det.config import FinetuneConfig
+from lowlight_det.data.class_map import resolve_class_map
+from lowlight_det.data.detection import DetectionDataset, to_coco
+from lowlight_det.detection.pipeline import EnhancedDetector
 from lowlight_det.enhancers import ZeroDCE
 from lowlight_det.enhancers.denoise import binomial_blur
 from lowlight_det.enhancers.weights import atomic_save, make_checkpoint, read_checkpoint
+from lowlight_det.eval.coco import sliced_map50
 from lowlight_det.finetune import main as finetune_main
+from lowlight_det.train.detection_aware import self_labelled_holdout, tuning_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,6 +126,48 @@ def test_teacher_tunes_on_unlabelled_footage(setup: dict[str, Path], tmp_path: P
     assert any(not torch.equal(init[k], v) for k, v in last["state_dict"].items())  # it learned from no labels
     # without labels and without the teacher there is nothing to learn from: a clear error
     assert finetune_main([*args[:-1], "--teacher", "0", "-q"]) == 2
+
+
+@pytest.mark.integration
+def test_teacher_without_any_label_validates_on_footage_the_detector_labels(setup: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """No label anywhere: the hold-out is more of the same footage, labelled by the frozen detector itself, as it is
+    and darker; the weights carry the footage's terms, not a labelled dataset's."""
+    from lowlight_det.demo import SIZE, make_scene
+    from lowlight_det.io import write_image
+
+    footage = tmp_path / "footage"  # the demo's scenes, which its detector knows, as a folder of images
+    for i in range(10):
+        write_image(footage / f"{i:02d}.png", make_scene(5, i)[0])
+    out = tmp_path / "self"
+    args = ["--detector", str(setup["detector"]), "--data", str(footage), "--w-det", "0", "--teacher", "1",
+            "--teacher-conf", "0.25", "--darken-ev", "3", "5", "--limit", "6", "--val-fraction", "0.5", "--imgsz",
+            str(SIZE), "--batch-size", "4", "--epochs", "1", "--init-weights", str(setup["init"]), "--lr", "1e-3",
+            "--out", str(out), "--device", "cpu", "-q"]
+    assert finetune_main(args) == 0
+    meta = read_checkpoint(out / "last.pt")["meta"]
+    assert meta["dataset"]["train_images"] == 6 and meta["dataset"]["val_images"] == 6  # 3 others, as is and darker
+    assert "labelled by the detector itself" in meta["dataset"]["val"] and meta["data_terms"] is None
+    holdout = json.loads((out / "holdout.json").read_text())
+    assert holdout["holdout_images"] == 6 and "best" in holdout and "ci95" in holdout
+    # the same hold-out again: what `none` finds with confidence >= 0.25 on 3 other images of the footage, as their
+    # boxes, and the same boxes on copies 4 stops darker (the middle of 3..5) with ids after the originals'
+    cfg = FinetuneConfig(detector=str(setup["detector"]), data=str(footage), w_det=0, teacher=1, limit=6,
+                         val_fraction=0.5, darken_ev_min=3, darken_ev_max=5, imgsz=SIZE, batch_size=4, device="cpu")
+    data = tuning_data(cfg)
+    assert data.self_labelled and {r.image_id for r in data.val}.isdisjoint(r.image_id for r in data.train)
+    det = EnhancedDetector(str(setup["detector"]), "none", device=torch.device("cpu"), imgsz=SIZE, threads=1)
+    names = [str(det.names[i]) for i in sorted(det.names)]
+    val = self_labelled_holdout(det, data.val, resolve_class_map("identity", names, det.names), cfg, tmp_path / "h")
+    assert [r.attributes["light"] for r in val] == ["as is"] * 3 + ["4 EV darker"] * 3
+    assert all((a.boxes_xyxy == b.boxes_xyxy).all() for a, b in zip(val[:3], val[3:], strict=True))
+    assert sum(len(r.labels) for r in val[:3]) > 0 and len({r.image_id for r in val}) == 6
+    # the run validated `none` on exactly that: 100 on the originals by construction, less in the dark
+    none = json.loads((out / "holdout_none.json").read_text())
+    by_light = sliced_map50(to_coco(DetectionDataset("val", names, val)), none, "light")
+    assert by_light["as is"] == pytest.approx(100.0, abs=0.5) and by_light["4 EV darker"] < by_light["as is"]
+    # the detector itself cannot be trained on footage without labels
+    assert finetune_main([*args[:-1], "--train", "detector", "-q"]) == 2
 
 
 def test_finetune_needs_a_detector(capsys: pytest.CaptureFixture[str]) -> None:
