@@ -45,6 +45,7 @@ from lowlight_det.distributed import broadcast_floats, init_distributed
 from lowlight_det.enhancers import create_enhancer
 from lowlight_det.enhancers.weights import WEIGHTS_KEYS, atomic_save, sha256_file
 from lowlight_det.eval import paired_delta_map50, predict, validate
+from lowlight_det.eval.coco import sliced_map50
 from lowlight_det.eval.darkness import darkened_records
 from lowlight_det.io import write_json
 from lowlight_det.losses import ZeroReferenceLoss
@@ -220,6 +221,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         holdout = dict(state.get("holdout") or {})
     out = Path(cfg.out)
 
+    by_light: dict[str, dict[str, float]] = {}  # self-labelled hold-out: mAP50 as is / darker, per validation
+
     def check(model: nn.Module, name: str) -> tuple[float, float]:
         """Validate ``model`` on the hold-out (main process), keep its predictions as ``holdout_<name>.json``."""
         scores = [-1.0, -1.0]
@@ -228,6 +231,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
                            batch_size=cfg.batch_size, workers=cfg.workers, workdir=work)
             write_json(out / f"holdout_{name}.json", run.predictions)
             scores = [run.metrics.map50, run.metrics.map50_95]
+            if self_labelled:
+                by_light[name] = sliced_map50(val_gt, run.predictions, "light")
         map50, map50_95 = broadcast_floats(scores, dist_info, device)
         return map50, map50_95
 
@@ -236,6 +241,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         start50, start5095 = check(enhancer.eval(), "start")
         holdout = {"tuning_images": len(train_records), "holdout_images": len(val_records),
                    "none": {"map50": none50, "map50_95": none5095}, "start": {"map50": start50, "map50_95": start5095}}
+        for name in by_light:  # the self-labelled hold-out's halves
+            holdout[name]["map50_by_light"] = by_light[name]
     loop.log("tuning on %d images, validating on %d (%s): none %.2f, start %.2f mAP50", len(train_records),
              len(val_records), val_from, holdout["none"]["map50"], holdout["start"]["map50"])
     ref_loss = ZeroReferenceLoss(**to_dict(cfg.loss))
@@ -316,11 +323,14 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
         row = {"epoch": epoch + 1, **loop.epoch_means(sums, steps), "val_map50": val_map50,
                "val_map50_95": val_map50_95, "none_map50": holdout["none"]["map50"],
                "start_map50": holdout["start"]["map50"], "best": improved, "time_s": round(time.perf_counter() - t0, 1)}
+        if "last" in by_light:
+            row["val_map50_by_light"] = by_light["last"]
         loop.log("epoch %d: loss %.4f (det %.4f, ref %.4f) val mAP50 %.2f mAP50-95 %.2f (none %.2f, start %.2f)%s",
                  epoch + 1, row["total"], row["det"], row["ref"], val_map50, val_map50_95, holdout["none"]["map50"],
                  holdout["start"]["map50"], " (best)" if improved else "")
         if improved:
-            holdout["best"] = {"epoch": epoch + 1, "map50": val_map50, "map50_95": val_map50_95}
+            holdout["best"] = {"epoch": epoch + 1, "map50": val_map50, "map50_95": val_map50_95,
+                               **({"map50_by_light": by_light["last"]} if "last" in by_light else {})}
             if dist_info.is_main:
                 os.replace(out / "holdout_last.json", out / "holdout_best.json")
         ckpt = loop.end_epoch(epoch, row, meta={"val": {"map50": val_map50, "map50_95": val_map50_95}},

@@ -150,6 +150,8 @@ def test_teacher_without_any_label_validates_on_footage_the_detector_labels(setu
     assert "labelled by the detector itself" in meta["dataset"]["val"] and meta["data_terms"] is None
     holdout = json.loads((out / "holdout.json").read_text())
     assert holdout["holdout_images"] == 6 and "best" in holdout and "ci95" in holdout
+    history = read_checkpoint(out / "last.pt")["history"]
+    assert set(history[0]["val_map50_by_light"]) == set(holdout["best"]["map50_by_light"]) == {"as is", "4 EV darker"}
     # the same hold-out again: what `none` finds with confidence >= 0.25 on 3 other images of the footage, as their
     # boxes, and the same boxes on copies 4 stops darker (the middle of 3..5) with ids after the originals'
     cfg = FinetuneConfig(detector=str(setup["detector"]), data=str(footage), w_det=0, teacher=1, limit=6,
@@ -166,6 +168,7 @@ def test_teacher_without_any_label_validates_on_footage_the_detector_labels(setu
     none = json.loads((out / "holdout_none.json").read_text())
     by_light = sliced_map50(to_coco(DetectionDataset("val", names, val)), none, "light")
     assert by_light["as is"] == pytest.approx(100.0, abs=0.5) and by_light["4 EV darker"] < by_light["as is"]
+    assert holdout["none"]["map50_by_light"] == pytest.approx(by_light)  # and says so, half by half
     # the detector itself cannot be trained on footage without labels
     assert finetune_main([*args[:-1], "--train", "detector", "-q"]) == 2
 
