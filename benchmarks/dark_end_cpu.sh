@@ -28,7 +28,16 @@ if [ ! -f "$OUT/holdout.json" ]; then
 fi
 mkdir -p "$RESULTS"
 cp "$OUT/config.yaml" "$OUT/history.json" "$OUT/holdout.json" "$OUT/log.csv" "$RESULTS/"
+first=
 for noise in ${NOISES:-1e-3 3e-3 1e-2}; do
+  if [ -n "$first" ]; then  # the rows on the images as they are do not depend on the noise: --resume reuses them
+    mkdir -p "$OUT/eval_noise_$noise/results"
+    for row in none zerodce++; do
+      cp -n "$OUT/eval_noise_$first/results/$row.json" "$OUT/eval_noise_$noise/results/" 2>/dev/null || true
+      cp -n "$OUT/eval_noise_$first/predictions_$row.json" "$OUT/eval_noise_$noise/" 2>/dev/null || true
+    done
+  fi
+  first=${first:-$noise}
   python -m lowlight_det.eval --data "$SHARED/data/exdark-mini" --split test --weights "$DETECTOR" \
       --enhance none,zerodce++ --enhancer-weights "zerodce++=$OUT/best.pt" --darken-ev 3 --darken-noise "$noise" \
       --imgsz 640 --batch-size 8 --gallery 0 --delta-ci 200 --threads 2 --out "$OUT/eval_noise_$noise" --resume

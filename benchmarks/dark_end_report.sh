@@ -9,6 +9,7 @@ python benchmarks/dark_end_report.py \
   --variant "blur penalty 0.3, all 1,200 tuning images (--limit 1200)=dark_blurpen03_all_cpu,dark_blurpen03_all_cpu_s1,dark_blurpen03_all_cpu_s2" \
   --variant "blur penalty 0.3, all 1,200 tuning images, 6 epochs on a GPU (session 11)=dark_gpu,dark_gpu_s1,dark_gpu_s2" \
   --variant "label-free: the teacher on SICE, no ExDark label in tuning (session 11)=dark_teacher_sice_cpu,dark_teacher_sice_cpu_s1,dark_teacher_sice_cpu_s2" \
+  --variant "label-free, no label at all: the teacher on SICE, epoch picked on SICE labelled by the detector itself (session 12)=dark_selflabel_sice_cpu,dark_selflabel_sice_cpu_s1,dark_selflabel_sice_cpu_s2" \
   --variant "two-scale denoising (--denoise-scales 2) + blur penalty 0.3=dark_twoscale_cpu,dark_twoscale_cpu_s1,dark_twoscale_cpu_s2" \
   --variant "strength penalty 0.3 (--w-strength 0.3) + blur penalty 0.3=dark_strengthpen03_cpu,dark_strengthpen03_cpu_s1,dark_strengthpen03_cpu_s2" \
   --variant "random cameras + denoising + blur penalty 1=dark_blurpen_cpu,dark_blurpen_cpu_s1,dark_blurpen_cpu_s2" \

@@ -130,3 +130,4 @@ def identity(*, weights: str | Path | None = None) -> IdentityEnhancer:
 register_alias("zerodce-det", arch="zerodce", weights="zerodce.det-yolo11n")
 register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n-dnb")  # session 9: dark end + blur penalty
 register_alias("zerodce++-det-dark", arch="zerodce++", weights="zerodce++.det-yolo11n-dark")
+register_alias("zerodce++-det-free", arch="zerodce++", weights="zerodce++.det-yolo11n-free")  # no label, SICE's terms

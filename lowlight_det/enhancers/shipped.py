@@ -151,3 +151,41 @@ _register_dark_end(
               "no seed below none beyond noise (4.1 vs 3.4 for zerodce++.det-yolo11n-dn); the seed-0 run; its epoch "
               "with the best hold-out mAP50 (1 of 3)",
     metrics=_DNB_METRICS)
+
+# Label-free (issue 12, item 3; session 12): tuned without a single label. zerodce++.sice tuned through the frozen
+# COCO YOLO11n on 384 SICE images with the teacher alone (the detector's own detections on each image supervise a copy
+# 1-6 stops darker on a random camera) and the denoising stage, the epoch picked on 77 other SICE images labelled by the
+# detector itself (benchmarks/dark_end_cpu.sh dark_selflabel_sice_cpu ...; the seed-0 run). No ExDark image or label
+# went into it: it carries SICE's terms, not ExDark's. Never a default.
+_SICE_TERMS = ("SICE (Cai, Gu & Zhang, TIP 2018): released by its authors for research; cite the paper. Check the "
+               "dataset's own page for any other condition before commercial use.")  # the catalogue's, as in the file
+_FREE_METRICS = {  # as _DN_METRICS
+    "as_is": {"map50": 53.4, "delta_map50_vs_none": -0.6, "ci95": [-2.3, 1.1], "delta_mean": None, "delta_std": None},
+    "ev3_noise_1e-3": {"map50": 38.0, "delta_map50_vs_none": 3.6, "ci95": [1.9, 5.3], "delta_mean": None,
+                       "delta_std": None},
+    "ev3_noise_3e-3": {"map50": 25.9, "delta_map50_vs_none": 3.0, "ci95": [1.0, 5.0], "delta_mean": None,
+                       "delta_std": None},
+    "ev3_noise_1e-2": {"map50": 9.1, "delta_map50_vs_none": 2.1, "ci95": [0.6, 3.6], "seeds": 1},
+}
+register_weights(WeightsSpec(
+    name="zerodce++.det-yolo11n-free", arch="zerodce++", filename="zerodce++-det-yolo11n-free-97a94bb3.pt",
+    sha256="97a94bb3a6f8b98d6c0585b90e16ef1e4061143d65e0f9fb5946ce4b52efc500",
+    arch_kwargs={"width": 32, "n_iter": 8, "adaptive": True, "denoise": True},
+    meta={"num_params": 11267, "license": "code MIT; weights trained by lowlight_det's own code, without labels, on "
+                                          "SICE Part 1 images (see data_terms)",
+          "data_terms": _SICE_TERMS,
+          "source": "python -m lowlight_det.finetune --config finetune_zerodcepp_yolo11n_dark --data sice_part1 "
+                    "--init-weights zerodce++.sice --w-det 0 --teacher 1 --w-blur 0.3 --limit 384 "
+                    "(benchmarks/dark_end_cpu.sh dark_selflabel_sice_cpu, seed 0, CPU, session 12)",
+          "tuned_for": "COCO-pretrained YOLO11n (frozen); its own detections are the only targets",
+          "tuned_on": "SICE Part 1, a 384-image stratified sample, no label; each image's copy 1-6 stops darker on a "
+                      "random camera (shot noise 1e-4..1.2e-2) learns to give the detector back what it found on the "
+                      "image as it is",
+          "selection": "no label anywhere: its epoch (2 of 3) with the best mAP50 on 77 other SICE images labelled by the "
+                       "detector itself, as they are and 3.5 stops darker; the seed-0 run, shipped because no seed "
+                       "is below none beyond noise (a rule fixed before its runs)",
+          "dataset": "sice_part1",
+          "metrics": {"exdark_test_379": {"detector": "yolo11n-coco", "imgsz": 640, "seeds": 3,
+                                          "note": "measured after tuning, never used to tune or select: Δ mAP50 vs "
+                                                  "none, mean over 3 seeds, and this run's paired 95% interval",
+                                          **_FREE_METRICS}}}))
