@@ -111,8 +111,8 @@ def _label_free(cfg: FinetuneConfig) -> bool:
 
 def _footage(cfg: FinetuneConfig) -> TuningData:
     """Unlabelled footage without ``val_data``: ``cfg.limit`` images to tune on (the same stratified sample as with a
-    labelled hold-out) and a seeded hold-out of ``val_fraction`` as many images from the rest of the footage (or
-    from the sample itself when the footage has no more)."""
+    labelled hold-out) and a seeded hold-out of ``val_fraction`` as many images from the rest of the footage (or,
+    when the footage has no more, from the sample itself)."""
     footage, info = load_unlabelled(cfg.data, data_root=cfg.data_root)
     ds = footage.subset(cfg.limit, sample="stratified", seed=cfg.seed)
     used = {r.image_id for r in ds.records}

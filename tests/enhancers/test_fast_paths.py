@@ -85,8 +85,9 @@ def test_a_batch_gives_each_images_own_result(name: str) -> None:
         batch = model(x)
         alone = torch.cat([model(x[i:i + 1]) for i in range(3)])
     assert batch.is_contiguous() and batch.dtype == x.dtype
-    # bit for bit; a denoising stage's small convolutions on a batch round differently (2.7e-7): within 1e-6
-    torch.testing.assert_close(batch, alone, rtol=0, atol=1e-6 if getattr(model, "denoise", False) else 0)
+    # the same to float rounding: convolutions on a batch may take another kernel and round differently (a denoising
+    # stage's, 2.7e-7, on an AVX-512 CPU; Zero-DCE++'s, 6.6e-7, on a 2-core AMD EPYC), so within 1e-6
+    torch.testing.assert_close(batch, alone, rtol=0, atol=1e-6)
     if name != "clahe":  # the graph-building path (training) gives the same values
         graph = model(x.clone().requires_grad_(True))
         torch.testing.assert_close(batch, graph.detach(), rtol=0, atol=2e-6)
