@@ -10,6 +10,7 @@ import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch
@@ -33,11 +34,13 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed(device: torch.device) -> DistInfo:
+def init_distributed(device: torch.device, *, ultralytics_ddp: bool = False) -> DistInfo:
     """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA).
 
     An unnumbered CUDA device becomes ``cuda:LOCAL_RANK`` on each rank (one GPU per process), and is made current.
-    Call before Ultralytics is imported (see :func:`run_ultralytics_single_process`).
+    Call before Ultralytics is imported (see :func:`run_ultralytics_single_process`), unless ``ultralytics_ddp``:
+    then Ultralytics' own trainer runs as one rank of this group (``--train detector/joint``) and keeps seeing
+    ``RANK`` / ``LOCAL_RANK``.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -48,12 +51,15 @@ def init_distributed(device: torch.device) -> DistInfo:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         rank = int(os.environ["RANK"])
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
+        # a long timeout, as Ultralytics has: the other processes wait while the first one validates or scores
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world,
+                                timeout=timedelta(hours=3))
         # Leave the group before the interpreter shuts down: a group still alive at exit lets its communication
         # threads be destroyed while running ("terminate called without an active exception", an abort seen
         # now and then on CPU after every result was written)
         atexit.register(_leave_group)
-        run_ultralytics_single_process()
+        if not ultralytics_ddp:
+            run_ultralytics_single_process()
     return DistInfo(dist.get_rank(), dist.get_world_size(), device)
 
 

@@ -10,11 +10,13 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 # Set before Ultralytics is imported (it reads them once, at import); a value the user set wins.
@@ -175,6 +177,45 @@ class EnhancedDetectionTrainer(DetectionTrainer):
         self._detector_params: list[nn.Parameter] | None = None
         if joint is not None and joint.freeze_detector_epochs > 0:
             self.add_callback("on_train_epoch_start", _freeze_detector_in_warmup)
+        me: Any = self  # Ultralytics' attributes are untyped
+        self._cpu_ddp = 1  # while Ultralytics sets up a CPU run of several processes: their number (see _setup_train)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # launched by torchrun, the group joined by lowlight_det: this process is one rank of Ultralytics' own
+            # DDP training (it counts processes from its device string, which names only this rank's device)
+            me.world_size, me.ddp = dist.get_world_size(), False
+
+    def _setup_ddp(self) -> None:
+        """The process group is lowlight_det's (torchrun): only make this rank's device current."""
+        me: Any = self
+        if not dist.is_initialized():
+            super()._setup_ddp()
+        elif me.device.type == "cuda":
+            torch.cuda.set_device(me.device)
+
+    def _setup_train(self) -> None:
+        """Ultralytics' set-up; on CPU with several processes the detector is wrapped in DDP here, because
+        Ultralytics passes ``device_ids=[device.index]``, which DDP refuses for a CPU module."""
+        me: Any = self
+        world = me.world_size
+        if world <= 1 or me.device.type != "cpu":
+            super()._setup_train()
+            return
+        me.world_size, self._cpu_ddp = 1, world  # one process to Ultralytics' set-up; get_dataloader shares the batch
+        try:
+            super()._setup_train()
+        finally:
+            me.world_size, self._cpu_ddp = world, 1
+        # find_unused_parameters as Ultralytics has it (the joint warm-up freezes the detector); buffers stay per process
+        # as in Ultralytics' DDP (the EMA's are synchronised before each validation)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # broadcast_buffers: its successor syncs buffers at init
+            me.model = nn.parallel.DistributedDataParallel(me.model, find_unused_parameters=True,
+                                                           broadcast_buffers=False)
+
+    def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train") -> Any:
+        if mode == "train" and self._cpu_ddp > 1:  # each rank's share of the batch, as Ultralytics' DDP has it
+            batch_size = max(batch_size // self._cpu_ddp, 1)
+        return super().get_dataloader(dataset_path, batch_size, rank, mode)
 
     def preprocess_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         batch = super().preprocess_batch(batch)
@@ -189,9 +230,10 @@ class EnhancedDetectionTrainer(DetectionTrainer):
             aux = self.joint.aux_loss(out, img).float()
         if not torch.isfinite(aux):
             raise FloatingPointError(f"non-finite auxiliary (zero-reference) loss at epoch {self.epoch + 1}")
-        # Ultralytics' detection loss is summed over the batch: the per-image auxiliary loss is scaled the same way.
+        # Ultralytics' detection loss is summed over the batch: the per-image auxiliary loss is scaled the same way
+        # (and, as that loss, by the number of processes, whose gradients are averaged).
         # Its backward runs now (the graph is kept for the detection loss's backward through the same curves).
-        self.scaler.scale(aux * img.shape[0]).backward(retain_graph=True)
+        self.scaler.scale(aux * img.shape[0] * max(cast(Any, self).world_size, 1)).backward(retain_graph=True)
         self.aux_loss_sum, self.aux_steps = self.aux_loss_sum + aux.item(), self.aux_steps + 1
         batch["img"] = out.image.clamp(0, 1).to(batch["img"].dtype)
         return batch
@@ -209,6 +251,11 @@ class EnhancedDetectionTrainer(DetectionTrainer):
             super().optimizer_step()
             return
         me: Any = self  # Ultralytics' attributes are untyped
+        if me.world_size > 1:  # DDP averages the detector's gradients over the processes; the enhancer's here
+            for p in self.enhancer.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad.div_(me.world_size)
         me.scaler.unscale_(me.optimizer)
         nn.utils.clip_grad_norm_(me.model.parameters(), max_norm=10.0)  # the detector's clip, as Ultralytics has it
         nn.utils.clip_grad_norm_(self.enhancer.parameters(), self.joint.grad_clip)
@@ -227,8 +274,20 @@ class EnhancedDetectionTrainer(DetectionTrainer):
         return validator
 
     def validate(self) -> tuple[Any, Any]:
+        me: Any = self
         best_before = self.best_fitness
-        metrics, fitness = super().validate()
+        if me.world_size > 1 and me.device.type == "cpu":
+            # gloo has no averaging reduce, which Ultralytics uses for the validation losses of several processes:
+            # the EMA's buffers are synchronised here, and each process's share is still gathered on the first one
+            for buffer in me.ema.ema.buffers():
+                dist.broadcast(buffer, src=0)
+            world, me.world_size = me.world_size, 1
+            try:
+                metrics, fitness = super().validate()
+            finally:
+                me.world_size = world
+        else:
+            metrics, fitness = super().validate()
         if metrics is None or self.score is None:
             return metrics, fitness
         ours = self.score(raw_predictions(self.validator))
@@ -236,6 +295,21 @@ class EnhancedDetectionTrainer(DetectionTrainer):
         fitness = ours["map50"]
         cast(Any, self).best_fitness = fitness if best_before is None or fitness > best_before else best_before
         return metrics, fitness
+
+    def final_eval(self) -> None:
+        me: Any = self
+        if me.world_size <= 1 or me.device.type != "cpu":
+            super().final_eval()
+            return
+        # Ultralytics' closing validation of best.pt asks the processes of a DDP run for their CUDA device; on CPU
+        # only its checkpoint clean-up runs (lowlight_det scores best.pt on the hold-out itself afterwards)
+        if dist.get_rank() == 0:
+            from ultralytics.utils.torch_utils import strip_optimizer
+
+            ckpt = strip_optimizer(me.last) if me.last.exists() else {}
+            if me.best.exists():
+                strip_optimizer(me.best, updates={"train_results": ckpt.get("train_results")})
+        dist.barrier()
 
     def save_model(self) -> Any:
         saved = super().save_model()

@@ -22,13 +22,17 @@ on the hold-out, Δ with its interval) and ``last.pt`` to ``--resume`` from.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import torch
+import torch.distributed as dist
 import yaml
 from torch import nn
 
@@ -38,6 +42,7 @@ from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
+from lowlight_det.distributed import barrier, init_distributed
 from lowlight_det.enhancers import create_enhancer, enhancer_info
 from lowlight_det.enhancers.weights import CHECKPOINT_FORMAT, atomic_save, make_checkpoint, read_checkpoint, sha256_file
 from lowlight_det.eval import coco_map, dataset_predictions, paired_delta_map50, validate
@@ -49,6 +54,7 @@ from lowlight_det.train.detection_aware import tuning_data
 from lowlight_det.train.loop import arch_kwargs_of
 
 JOB = "finetune"
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,15 +75,21 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
     Seed the process before calling. ``resume``: the run's ``last.pt`` (continues Ultralytics' run exactly, with
     the enhancer as it was).
 
+    Launched by ``torchrun``, each process is one rank of Ultralytics' own DDP training (gloo on CPU, one GPU per
+    process on CUDA): ``cfg.batch_size`` is the batch of all processes together, the first process writes every
+    file and scores the hold-out.
+
     Raises:
-        ValueError: bad data, detector or settings, or a launch by ``torchrun`` (see the README).
+        ValueError: bad data, detector or settings.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError("--train detector/joint runs in one process: Ultralytics' trainer starts its own "
-                         "processes for several GPUs, which cannot carry the enhancer; run it without torchrun")
     if not cfg.detector:
         raise ValueError("--detector is required (a local YOLO .pt; with BatchNorm, e.g. yolo11n-coco-unfused.pt)")
-    device = resolve_device(cfg.device)
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's
+    if cfg.batch_size % processes:
+        raise ValueError(f"--batch-size {cfg.batch_size} is the batch of all {processes} processes together: make it a "
+                         "multiple of their number")
+    dist_info = init_distributed(resolve_device(cfg.device), ultralytics_ddp=True)
+    device = dist_info.device  # cuda:LOCAL_RANK on each rank of a multi-GPU run
     from lowlight_det.detection.ultralytics import EnhancedDetectionTrainer, JointSettings, build_detector
 
     out = Path(cfg.out).resolve()
@@ -95,7 +107,10 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
         class_map = ClassMap({i: i for i in names}, description="new head: the dataset's own classes")
     else:
         names, class_map = start_names, cast(ClassMap, start_map)
-    data_yaml = _export(data.train, data.val, class_map, names, work)
+    if dist_info.is_main:  # one process writes the dataset the others read
+        _export(data.train, data.val, class_map, names, work)
+    barrier(dist_info)
+    data_yaml = work / "data.yaml"
 
     enhancer = create_enhancer(cfg.enhancer, weights=resume if state and cfg.train == "joint" else cfg.init_weights)
     joint = None
@@ -109,7 +124,8 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
             "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(data.train), "val": data.val_from,
                         "val_images": len(data.val)},
             "class_map": class_map.description, "data_terms": data.info.get("terms"),
-            "tuned_for": f"--train {cfg.train}: detector fine-tuned behind the enhancer"}
+            "tuned_for": f"--train {cfg.train}: detector fine-tuned behind the enhancer",
+            "processes": dist_info.world_size}
     history: list[dict[str, Any]] = list(state["history"]) if state else []
 
     def score(raw: list[dict[str, Any]]) -> dict[str, float]:
@@ -152,15 +168,36 @@ def finetune_detector(cfg: FinetuneConfig, *, resume: str | Path | None = None, 
             "amp": cfg.amp and device.type == "cuda", "plots": False, "verbose": False, "val": True}
     if state:
         args = {"resume": True, "workers": cfg.workers, "device": args["device"]}
-    write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if dist_info.is_main:
+        write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     yolo.train(trainer=trainer, **args)
 
     best_detector = out / "detector" / "weights" / "best.pt"
     best_enhancer = out / "enhancer_best.pt" if joint and (out / "enhancer_best.pt").is_file() else None
-    holdout = _holdout(cfg, data, start_map, class_map, val_gt, best_detector, best_enhancer, work, device)
-    write_json(out / "holdout.json", holdout)
+    holdout: dict[str, Any] = {}
+    if dist_info.world_size <= 1:
+        holdout = _holdout(cfg, data, start_map, class_map, val_gt, best_detector, best_enhancer, work, device)
+    elif dist_info.is_main:  # the others wait: leaving the group early would end the first process's group too
+        holdout = _in_single_process(_holdout, cfg, data, start_map, class_map, val_gt, best_detector, best_enhancer,
+                                     work, device)
+    if dist_info.is_main:
+        write_json(out / "holdout.json", holdout)
+    barrier(dist_info)
     best = max((r["val_map50"] for r in history if r["val_map50"] is not None), default=-1.0)
     return DetectorResult(best_detector if best_detector.is_file() else None, best_enhancer, history, best, holdout)
+
+
+def _in_single_process(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a fresh process that Ultralytics, imported there without ``RANK``, treats as a run of one
+    process: in a rank of a DDP run its validator takes part in the group's collectives, and the other ranks are not
+    scoring."""
+    saved = {k: os.environ.pop(k) for k in ("RANK", "LOCAL_RANK") if k in os.environ}
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result = pool.submit(fn, *args).result()
+    finally:
+        os.environ.update(saved)
+    return result
 
 
 def _export(train: list[Any], val: list[Any], class_map: Any, names: dict[int, str], work: Path) -> Path:
@@ -174,14 +211,15 @@ def _export(train: list[Any], val: list[Any], class_map: Any, names: dict[int, s
 
 def _darkening(cfg: FinetuneConfig) -> Any:
     """``before_enhancer``: darken ``cfg.darken_share`` of each training batch by a random number of stops (noise
-    drawn per seed, epoch and step: a resumed run darkens as the uninterrupted one would)."""
+    drawn per seed, epoch, step and process: a resumed run darkens as the uninterrupted one would)."""
     ranges = training_cameras(cfg.darken_sensor)
 
     def darken(img: torch.Tensor, trainer: Any) -> torch.Tensor:
         if getattr(trainer, "darken_epoch", None) != trainer.epoch:  # the step counts from 0 in every epoch
             trainer.darken_epoch, trainer.darken_step = trainer.epoch, 0
         trainer.darken_step += 1
-        g = image_generator(cfg.seed, trainer.epoch * 1_000_003 + trainer.darken_step)
+        world, rank = (dist.get_world_size(), dist.get_rank()) if dist.is_initialized() else (1, 0)
+        g = image_generator(cfg.seed, (trainer.epoch * 1_000_003 + trainer.darken_step) * world + rank)  # per process
         dark, _ = random_darkening(img, share=cfg.darken_share, stops=(cfg.darken_ev_min, cfg.darken_ev_max),
                                    generator=g, ranges=ranges)
         return dark

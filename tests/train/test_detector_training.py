@@ -171,3 +171,47 @@ def test_results_csv_reads_as_ultralytics_reads_it_without_polars(tmp_path: Path
         DetectionTrainer.read_results_csv(holder)
     assert EnhancedDetectionTrainer.read_results_csv(holder) == expected
     assert EnhancedDetectionTrainer.read_results_csv(SimpleNamespace(csv=tmp_path / "missing.csv")) == {}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["detector", "joint"])
+def test_torchrun_trains_with_two_cpu_processes(setup: dict[str, Path], tmp_path: Path, mode: str) -> None:
+    import os
+    import subprocess
+
+    out = tmp_path / mode
+    extra = ["--enhancer", "zerodce", "--init-weights", str(setup["init"]), "--lr", "1e-3"] if mode == "joint" \
+        else ["--enhancer", "gamma", "--detector-lr", "1e-2"]
+    args = _args(setup, out, mode, 2, *extra)
+    # batch 64 (Ultralytics' nominal batch, 32 per process): no accumulation, so after epoch 1 (the warm-up, lr 0)
+    # epoch 2 makes one optimizer step with the gradients of both processes
+    args[args.index("--batch-size") + 1] = "64"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "lowlight_det.finetune", *args],
+                          env=env, timeout=900, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.count("fine-tuned") == 1, done.stdout  # one result, from the first process
+    last = read_checkpoint(out / "last.pt")
+    assert last["meta"]["processes"] == 2 and last["epoch"] == 2
+    history = json.loads((out / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2] and all(r["val_map50"] is not None for r in history)
+    holdout = json.loads((out / "holdout.json").read_text())  # the hold-out scored once, on all of its images
+    assert holdout["holdout_images"] == 3 and holdout["tuning_images"] == 7 and "ci95" in holdout
+    assert (out / "detector" / "weights" / "best.pt").is_file()
+    before, after = _weights(setup["detector"]), _weights(out / "detector" / "weights" / "last.pt")
+    learned = [k for k in before if k in after and k.endswith(".weight") and not torch.allclose(before[k], after[k])]
+    assert learned  # the detector's weights (not only BatchNorm's running statistics) moved
+    if mode == "joint":
+        init = read_checkpoint(setup["init"])["state_dict"]
+        assert any(not torch.equal(init[k], v) for k, v in last["state_dict"].items())  # and the enhancer's
+
+
+def test_torchrun_needs_a_batch_the_processes_can_share(setup: dict[str, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")  # checked before the process group is joined
+    args = _args(setup, tmp_path / "odd", "detector", 1, "--enhancer", "none")
+    args[args.index("--batch-size") + 1] = "5"
+    assert finetune_main(args) == 2
+    assert "multiple of their number" in capsys.readouterr().err
