@@ -7,6 +7,9 @@
 #   bash benchmarks/gpu_check.sh detector darkend   # issue 15's 12 detector runs and issue 12's dark-end recipe at
 #                                                   # full size (3 seeds), all at once (session 11)
 #   (issue 15's detectors come back as <arm>.tgz: evaluate them here with finetune_detector_exdark.py report)
+#   DET_ARMS="det-none joint" DET_EPOCHS=30 TRAIN_LIMIT=540 bash benchmarks/gpu_check.sh detector   # issue 15's
+#     30 epochs for two arms; runs cut by TRAIN_LIMIT resume from their last.pt when the same command runs
+#     again on the still-warm machine (finetune_detector_exdark.py train skips finished runs)
 #
 # Expects, under .gpu/ (see benchmarks/README.md, "GPU checks"): exdark-train/ (a copy of
 # exdark-train-mini), exdark-test/ (benchmarks/pack_exdark.py of exdark-mini --split test --max-side 640),
@@ -47,7 +50,8 @@ fi
 if has detector; then
   timeout ${TRAIN_LIMIT:-360} python3 benchmarks/finetune_detector_exdark.py train --data $G/exdark-train --detector $DET \
     --seeds ${DET_SEEDS:-0 1 2} --epochs ${DET_EPOCHS:-10} --patience ${DET_EPOCHS:-10} --imgsz 640 --batch-size 16 --workers 2 \
-    --threads 1 --device ${DEVICE:-cuda} --jobs ${DET_JOBS:-12} ${LIMIT:+--limit $LIMIT} --out runs/det_exdark
+    --threads 1 --device ${DEVICE:-cuda} --jobs ${DET_JOBS:-12} ${LIMIT:+--limit $LIMIT} ${DET_ARMS:+--arms $DET_ARMS} \
+    --out runs/det_exdark
 fi
 if has detector || has darkend; then
   wait
