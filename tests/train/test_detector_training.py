@@ -215,3 +215,31 @@ def test_torchrun_needs_a_batch_the_processes_can_share(setup: dict[str, Path], 
     args[args.index("--batch-size") + 1] = "5"
     assert finetune_main(args) == 2
     assert "multiple of their number" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_torchrun_run_stopped_mid_way_resumes_under_torchrun(setup: dict[str, Path], tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "run"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+              "lowlight_det.finetune"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen([*launch, *_args(setup, out, "detector", 30, "--enhancer", "none", "--patience", "100")],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while not (out / "last.pt").is_file() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGINT)  # the machine goes down after the first saved epoch
+    run.wait(timeout=120)
+    stopped = read_checkpoint(out / "last.pt")["epoch"]
+    assert 1 <= stopped < 30
+    done = subprocess.run([*launch, "--resume", str(out / "last.pt"), "-q"], env=env, timeout=900,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert [r["epoch"] for r in json.loads((out / "history.json").read_text())] == list(range(1, 31))
+    assert read_checkpoint(out / "last.pt")["meta"]["processes"] == 2
