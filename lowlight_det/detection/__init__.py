@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 
 
-def run_ultralytics_single_process() -> None:
-    """Make Ultralytics treat this process as a single-process run, inside lowlight_det's own DDP.
+def run_ultralytics_single_process() -> dict[str, str]:
+    """Make Ultralytics treat this process (or one it starts) as a single-process run, inside lowlight_det's own DDP.
 
     Ultralytics reads ``RANK`` / ``LOCAL_RANK`` when it is imported and then assumes its own CUDA DDP trainer (its
     validator asks for the current CUDA device); call this after joining the process group and before
-    Ultralytics is imported.
+    Ultralytics is imported. Returns the variables it removed (to put back with ``os.environ.update``).
     """
-    os.environ.pop("RANK", None)
-    os.environ.pop("LOCAL_RANK", None)
+    return {k: os.environ.pop(k) for k in ("RANK", "LOCAL_RANK") if k in os.environ}

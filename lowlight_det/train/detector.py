@@ -40,6 +40,7 @@ from lowlight_det.config import FinetuneConfig, to_dict
 from lowlight_det.data.class_map import ClassMap, resolve_class_map
 from lowlight_det.data.detection import DetectionDataset, to_coco
 from lowlight_det.data.synthesis import image_generator, random_darkening, training_cameras
+from lowlight_det.detection import run_ultralytics_single_process
 from lowlight_det.detection.data import export_for_detector
 from lowlight_det.devices import resolve_device
 from lowlight_det.distributed import barrier, init_distributed
@@ -191,7 +192,7 @@ def _in_single_process(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in a fresh process that Ultralytics, imported there without ``RANK``, treats as a run of one
     process: in a rank of a DDP run its validator takes part in the group's collectives, and the other ranks are not
     scoring."""
-    saved = {k: os.environ.pop(k) for k in ("RANK", "LOCAL_RANK") if k in os.environ}
+    saved = run_ultralytics_single_process()  # the spawned process inherits the environment as it is now
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             result = pool.submit(fn, *args).result()

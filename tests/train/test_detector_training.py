@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,9 +180,6 @@ def test_results_csv_reads_as_ultralytics_reads_it_without_polars(tmp_path: Path
 @pytest.mark.integration
 @pytest.mark.parametrize("mode", ["detector", "joint"])
 def test_torchrun_trains_with_two_cpu_processes(setup: dict[str, Path], tmp_path: Path, mode: str) -> None:
-    import os
-    import subprocess
-
     out = tmp_path / mode
     extra = ["--enhancer", "zerodce", "--init-weights", str(setup["init"]), "--lr", "1e-3"] if mode == "joint" \
         else ["--enhancer", "gamma", "--detector-lr", "1e-2"]
@@ -220,11 +221,6 @@ def test_torchrun_needs_a_batch_the_processes_can_share(setup: dict[str, Path], 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_a_torchrun_run_stopped_mid_way_resumes_under_torchrun(setup: dict[str, Path], tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
     out = tmp_path / "run"
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
               "lowlight_det.finetune"]
