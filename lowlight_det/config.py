@@ -129,6 +129,9 @@ SENSORS = ("fixed", "random")
 SAMPLES = ("stratified", "first")
 """How a ``limit`` picks images (``DetectionDataset.subset``)."""
 
+LOSS_CLASSES = ("all", "labelled")
+"""Which of the frozen detector's classes the labelled detection loss scores (``FinetuneConfig.loss_classes``)."""
+
 RENAMED = {"image_size": "imgsz"}
 """Old config keys still read (YAML files and checkpoints written before a rename): old -> new."""
 
@@ -329,6 +332,10 @@ class FinetuneConfig(RunSettings):
                                          "split name) when --data has no labels (teacher only, --w-det 0); without "
                                          "it, --val-fraction more of the footage, labelled by the detector itself")
     class_map: str = setting("auto", "auto, identity, names, or a map of the dataset (coco)")
+    loss_classes: str = setting("all", "--train enhancer: which of the detector's classes the labelled detection loss "
+                                       "scores: 'all' (Ultralytics' loss: a detection of a class the dataset does not "
+                                       "label counts as a false positive) or 'labelled' (only the classes the class "
+                                       "map targets: unlabelled kinds of object are neither taught nor suppressed)")
     patience: int = setting(3, "early stopping: epochs without val mAP50 gain", low=1)
     limit: int | None = setting(None, "use only N images of each split (a seeded sample stratified by class and "
                                         "lighting type)", low=1)
@@ -354,6 +361,11 @@ class FinetuneConfig(RunSettings):
             raise ValueError(f"{where}: denoise_scales shapes the denoising stage: it needs denoise: true")
         if self.denoise and self.train != "enhancer":
             raise ValueError(f"{where}: denoise is a stage of a tuned enhancer (--train enhancer), got train={self.train!r}")
+        if self.loss_classes not in LOSS_CLASSES:
+            raise ValueError(f"{where}: loss_classes must be one of {', '.join(LOSS_CLASSES)}, got {self.loss_classes!r}")
+        if self.loss_classes != "all" and self.train != "enhancer":
+            raise ValueError(f"{where}: loss_classes shapes the frozen detector's loss (--train enhancer), got "
+                             f"train={self.train!r}")
         if self.darken_sensor not in SENSORS:
             raise ValueError(f"{where}: darken_sensor must be one of {', '.join(SENSORS)}, got {self.darken_sensor!r}")
         if self.new_head and self.train == "enhancer":

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lowlight_det.cli import config_overrides, config_parser, is_main_process, non_negative_float, parse_args, run_training
-from lowlight_det.config import GATES, SENSORS, TRAIN_MODES, FinetuneConfig
+from lowlight_det.config import GATES, LOSS_CLASSES, SENSORS, TRAIN_MODES, FinetuneConfig
 from lowlight_det.enhancers import list_enhancers
 from lowlight_det.train.common import RESUME_HELP
 
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = config_parser("python -m lowlight_det.finetune", __doc__, FinetuneConfig, skip=("darken_ev_min", "darken_ev_max"),
                       config_help="YAML config: a file, or a shipped one by name (finetune_zerodcepp_yolo11n)",
                       choices={"enhancer": tuple(list_enhancers()), "train": TRAIN_MODES, "gate": GATES,
-                               "darken_sensor": SENSORS}, resume_help=RESUME_HELP)
+                               "darken_sensor": SENSORS,
+                               "loss_classes": LOSS_CLASSES}, resume_help=RESUME_HELP)
     p.add_argument("--darken-ev", type=non_negative_float, nargs=2, metavar=("MIN", "MAX"),
                    help="range of the stops of --darken-share (default 1 6)")
     return p

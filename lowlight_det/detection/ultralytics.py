@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -408,6 +408,27 @@ def detector_module(yolo: YOLO, **loss_overrides: float) -> nn.Module:
     model.args = get_cfg(overrides=loss_overrides or None)  # as Ultralytics' own trainer sets them
     model.criterion = None  # rebuilt lazily with these hyper-parameters
     return cast(nn.Module, model)
+
+
+def class_restricted_loss(detector: nn.Module, classes: Iterable[int]) -> Any:
+    """A criterion of ``detector``'s own kind (Ultralytics' detection loss, with its hyper-parameters) whose
+    classification term scores only ``classes`` (detector class ids): a confident detection of any other class is
+    then neither a false positive nor a miss. Through Ultralytics' per-class weights (1 for ``classes``, 0 for the
+    rest); the boxes, their assignment to targets and the normalisation are unchanged.
+
+    Raises:
+        ValueError: a class id the detector does not have, or none at all.
+    """
+    model: Any = detector
+    nc = int(model.model[-1].nc)
+    ids = sorted({int(c) for c in classes})
+    if not ids or ids[0] < 0 or ids[-1] >= nc:
+        raise ValueError(f"loss classes {ids} must be non-empty detector class ids in 0..{nc - 1}")
+    criterion = model.init_criterion()
+    weights = torch.zeros(nc, device=next(detector.parameters()).device)
+    weights[ids] = 1.0
+    criterion.class_weights = weights.view(1, 1, -1)  # the loss multiplies its per-class BCE by these
+    return criterion
 
 
 def trusts_detector_files() -> bool:

@@ -16,7 +16,8 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def detection_loss(detector: nn.Module, img: Tensor, targets: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+def detection_loss(detector: nn.Module, img: Tensor, targets: dict[str, Tensor], *,
+                   criterion: Any = None) -> tuple[Tensor, Tensor]:
     """The detector's own training loss on ``img``, differentiable w.r.t. ``img``.
 
     Args:
@@ -24,10 +25,15 @@ def detection_loss(detector: nn.Module, img: Tensor, targets: dict[str, Tensor])
             frozen with :func:`freeze`.
         img: (B, 3, H, W) RGB in [0, 1], the letterboxed detector input.
         targets: ``batch_idx`` (N,), ``cls`` (N, 1), ``bboxes`` (N, 4) normalised xywh.
+        criterion: a loss of the detector's own kind to use instead of its default one (called on the detector's
+            outputs and the batch, as the detector calls its own), e.g. one that scores only some classes.
 
     Returns:
         (loss per image, detached loss items (box, cls, dfl)).
     """
     batch: dict[str, Any] = {"img": img, **targets}
-    loss, items = cast(Any, detector).loss(batch)  # Ultralytics DetectionModel.loss
+    if criterion is None:
+        loss, items = cast(Any, detector).loss(batch)  # Ultralytics DetectionModel.loss
+    else:
+        loss, items = criterion(detector(img), batch)
     return loss.sum() / img.shape[0], items.detach() if isinstance(items, Tensor) else torch.as_tensor(0.0)

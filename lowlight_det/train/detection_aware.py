@@ -175,6 +175,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     from lowlight_det.detection.pipeline import EnhancedDetector
     from lowlight_det.detection.ultralytics import (
         build_detector,
+        class_restricted_loss,
         detector_module,
         letterboxed_dataset,
         pseudo_targets,
@@ -195,6 +196,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
     train_yaml = export_for_detector(train_records, class_map, evaluator.names, work / "train")
     dataset = letterboxed_dataset(train_yaml, split="val", imgsz=cfg.imgsz)
     detector = freeze(detector_module(build_detector(cfg.detector)).to(device))  # its own copy, for the loss
+    # the labelled loss on the class map's classes only (the teacher's targets are the detector's own, any class)
+    labelled_loss = class_restricted_loss(detector, class_map.det_to_ds) if cfg.loss_classes == "labelled" else None
 
     options: dict[str, Any] = {"adaptive": True if cfg.gate == "global" else cfg.gate} if cfg.adaptive else {}
     if cfg.denoise:
@@ -210,6 +213,7 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             "dataset": {"name": cfg.data, "split": cfg.split, "train_images": len(train_records), "val": val_from,
                         "val_images": len(val_records)},
             "class_map": class_map.description, "tuned_for": "detection (frozen detector loss)",
+            "loss_classes": cfg.loss_classes,
             "data_terms": info.get("terms")}  # the tuning data's terms travel with the weights (ExDark's)
     loop = EpochLoop(cfg, job="finetune", arch=cfg.enhancer, model=enhancer, optimizer=optimizer, device=device,
                      dist_info=dist_info, meta=meta, scaler=scaler)
@@ -281,7 +285,8 @@ def finetune(cfg: FinetuneConfig, *, resume: str | Path | None = None, progress:
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 curves_out = net(x)
                 enhanced = curves_out.image.clamp(0, 1)
-                det = detection_loss(detector, enhanced[:n], _targets(batch, device))[0] if n else zero
+                det = (detection_loss(detector, enhanced[:n], _targets(batch, device), criterion=labelled_loss)[0]
+                       if n else zero)
                 teach = detection_loss(detector, enhanced[n:], pseudo)[0] if cfg.teacher > 0 else zero
             ref = ref_loss(curves_out.ungated.float(), x, curves_out.curves.float()).total
             loss = cfg.w_det * det.float() + cfg.teacher * teach.float() + cfg.w_ref * ref

@@ -251,6 +251,49 @@ def test_detection_loss_gradient_reaches_the_enhancer_not_the_detector() -> None
 
 
 @pytest.mark.integration
+def test_class_restricted_loss_ignores_the_classes_it_does_not_score() -> None:
+    from lowlight_det.detection.ultralytics import build_detector, class_restricted_loss, detector_module
+    from lowlight_det.losses.detection import detection_loss, freeze
+
+    torch.manual_seed(0)
+    detector = freeze(detector_module(build_detector(REPO / "benchmarks" / "demo_yolo.yaml")))  # 4 classes
+    img = torch.rand(2, 3, 64, 64)
+    targets = {"batch_idx": torch.tensor([0.0, 1.0]), "cls": torch.tensor([[0.0], [1.0]]),
+               "bboxes": torch.tensor([[0.5, 0.5, 0.4, 0.3], [0.3, 0.6, 0.2, 0.2]])}
+    scored, every = class_restricted_loss(detector, [0, 1]), class_restricted_loss(detector, range(4))
+
+    def losses() -> list[float]:
+        return [detection_loss(detector, img, targets, criterion=c)[0].item() for c in (None, every, scored)]
+
+    default, all_classes, restricted = losses()
+    assert all_classes == default  # every class scored: Ultralytics' own loss, to the bit
+    assert restricted < default
+    for branch in detector.model[-1].cv3:  # make class 3 (not scored) confident everywhere: a flood of detections
+        branch[-1].bias.data[3] += 8.0
+    default2, _, restricted2 = losses()
+    assert default2 > default + 1  # Ultralytics' loss calls them false positives
+    assert restricted2 == pytest.approx(restricted, rel=1e-6)  # the restricted loss does not see them
+    for bad in ([], [4], [-1]):
+        with pytest.raises(ValueError, match="loss classes"):
+            class_restricted_loss(detector, bad)
+
+
+@pytest.mark.integration
+def test_finetune_scores_only_the_class_maps_classes_on_request(setup: dict[str, Path], tmp_path: Path) -> None:
+    assert finetune_main([*_args(setup, tmp_path / "all", 1)]) == 0
+    assert finetune_main([*_args(setup, tmp_path / "labelled", 1), "--loss-classes", "labelled"]) == 0
+    every, labelled = (read_checkpoint(tmp_path / run / "last.pt") for run in ("all", "labelled"))
+    assert labelled["meta"]["loss_classes"] == "labelled" and every["meta"]["loss_classes"] == "all"
+    # the demo detector's 4 classes are the dataset's 4: scoring only the mapped classes is scoring all of them
+    assert labelled["history"][0]["det"] == every["history"][0]["det"]
+    assert all(torch.equal(every["state_dict"][k], v) for k, v in labelled["state_dict"].items())
+    with pytest.raises(ValueError, match="loss_classes must be one of"):
+        FinetuneConfig(loss_classes="some")
+    with pytest.raises(ValueError, match="loss_classes shapes the frozen detector's loss"):
+        FinetuneConfig(train="detector", enhancer="none", loss_classes="labelled")
+
+
+@pytest.mark.integration
 def test_finetune_with_only_the_detection_loss_moves_the_enhancer(setup: dict[str, Path], tmp_path: Path) -> None:
     assert finetune_main([*_args(setup, tmp_path / "det", 1), "--w-ref", "0"]) == 0
     assert finetune_main([*_args(setup, tmp_path / "off", 1), "--w-ref", "0", "--w-det", "0"]) == 0  # decay only
