@@ -15,6 +15,7 @@ python benchmarks/dark_end_report.py \
   --variant "random cameras + denoising + blur penalty 1=dark_blurpen_cpu,dark_blurpen_cpu_s1,dark_blurpen_cpu_s2" \
   --variant "spatial strength + random cameras + denoising=dark_spatial_cpu,dark_spatial_cpu_s1,dark_spatial_cpu_s2" \
   --variant "only the class map's classes scored (--loss-classes labelled), otherwise the shipped recipe (session 14)=dark_labelcls_cpu,dark_labelcls_cpu_s1,dark_labelcls_cpu_s2" \
+  --variant "+ the label-free teacher on the same ExDark images (--teacher 1), otherwise the shipped recipe (session 14)=dark_teacher_exdark_cpu" \
   --variant "a quarter of each batch darkened (--darken-share 0.25), otherwise the shipped recipe (session 13)=dark_share025_cpu" \
   --variant "random cameras, no denoising=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor, darkening only=darken_only_cpu" \
   --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \
