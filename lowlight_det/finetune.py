@@ -36,8 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = config_parser("python -m lowlight_det.finetune", __doc__, FinetuneConfig, skip=("darken_ev_min", "darken_ev_max"),
                       config_help="YAML config: a file, or a shipped one by name (finetune_zerodcepp_yolo11n)",
                       choices={"enhancer": tuple(list_enhancers()), "train": TRAIN_MODES, "gate": GATES,
-                               "darken_sensor": SENSORS,
-                               "loss_classes": LOSS_CLASSES}, resume_help=RESUME_HELP)
+                               "darken_sensor": SENSORS, "loss_classes": LOSS_CLASSES}, resume_help=RESUME_HELP)
     p.add_argument("--darken-ev", type=non_negative_float, nargs=2, metavar=("MIN", "MAX"),
                    help="range of the stops of --darken-share (default 1 6)")
     return p
