@@ -4,7 +4,7 @@
 # Each variant's folders come from benchmarks/dark_end_cpu.sh NAME [flags] (one per seed; see the README row).
 set -euo pipefail
 python benchmarks/dark_end_report.py \
-  --variant "random cameras + denoising + blur penalty 0.3 (zerodce++-det since session 9)=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \
+  --variant "random cameras + denoising + blur penalty 0.3 (zerodce++.det-yolo11n-dnb, zerodce++-det in sessions 9-14)=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \
   --variant "random cameras + denoising (zerodce++.det-yolo11n-dn, zerodce++-det in sessions 6-8)=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \
   --variant "blur penalty 0.3, all 1,200 tuning images (--limit 1200)=dark_blurpen03_all_cpu,dark_blurpen03_all_cpu_s1,dark_blurpen03_all_cpu_s2" \
   --variant "blur penalty 0.3, all 1,200 tuning images, 6 epochs on a GPU (session 11)=dark_gpu,dark_gpu_s1,dark_gpu_s2" \
@@ -15,7 +15,7 @@ python benchmarks/dark_end_report.py \
   --variant "random cameras + denoising + blur penalty 1=dark_blurpen_cpu,dark_blurpen_cpu_s1,dark_blurpen_cpu_s2" \
   --variant "spatial strength + random cameras + denoising=dark_spatial_cpu,dark_spatial_cpu_s1,dark_spatial_cpu_s2" \
   --variant "only the class map's classes scored (--loss-classes labelled), otherwise the shipped recipe (session 14)=dark_labelcls_cpu,dark_labelcls_cpu_s1,dark_labelcls_cpu_s2" \
-  --variant "+ the label-free teacher on the same ExDark images (--teacher 1), otherwise the shipped recipe (session 14)=dark_teacher_exdark_cpu" \
+  --variant "+ the label-free teacher on the same ExDark images (--teacher 1; zerodce++.det-yolo11n-dnbt, zerodce++-det since session 15)=dark_teacher_exdark_cpu,dark_teacher_exdark_cpu_s1,dark_teacher_exdark_cpu_s2" \
   --variant "a quarter of each batch darkened (--darken-share 0.25), otherwise the shipped recipe (session 13)=dark_share025_cpu" \
   --variant "random cameras, no denoising=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor, darkening only=darken_only_cpu" \
   --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \

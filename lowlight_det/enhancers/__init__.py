@@ -128,6 +128,6 @@ def identity(*, weights: str | Path | None = None) -> IdentityEnhancer:
 
 # the detection-tuned weights under the names users and scripts know: each is an architecture plus a weights id
 register_alias("zerodce-det", arch="zerodce", weights="zerodce.det-yolo11n")
-register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n-dnb")  # session 9: dark end + blur penalty
+register_alias("zerodce++-det", arch="zerodce++", weights="zerodce++.det-yolo11n-dnbt")  # session 15: -dnb + teacher
 register_alias("zerodce++-det-dark", arch="zerodce++", weights="zerodce++.det-yolo11n-dark")
 register_alias("zerodce++-det-free", arch="zerodce++", weights="zerodce++.det-yolo11n-free")  # no label, SICE's terms

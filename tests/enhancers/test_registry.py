@@ -64,10 +64,10 @@ def test_a_new_enhancer_is_one_builder(toy: str, tmp_path: Path, write_scenes) -
 
 def test_aliases_name_an_architecture_with_its_weights() -> None:
     info = enhancer_info("zerodce++-det")
-    assert (info.arch, info.weights, info.learned, info.trainable) == ("zerodce++", "zerodce++.det-yolo11n-dnb", True,
+    assert (info.arch, info.weights, info.learned, info.trainable) == ("zerodce++", "zerodce++.det-yolo11n-dnbt", True,
                                                                        False)
     tuned = create_enhancer("zerodce++-det")
-    same = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n-dnb")
+    same = create_enhancer("zerodce++", weights="zerodce++.det-yolo11n-dnbt")
     assert tuned.weights_sha256 == same.weights_sha256 and tuned.adaptive
     sice = create_enhancer("zerodce++-det", weights="zerodce++.sice")  # other weights may still be given
     assert sice.weights_source.endswith(".pt") and not sice.adaptive

@@ -70,13 +70,14 @@ def test_the_dark_end_variant_is_shipped_as_research_weights_never_a_default() -
 
 
 def test_the_dark_end_weights_are_what_zerodcepp_det_names_never_a_default() -> None:
-    spec = get_weights("zerodce++.det-yolo11n-dnb")
+    spec = get_weights("zerodce++.det-yolo11n-dnbt")
     model = create_enhancer("zerodce++-det").eval()
     assert model.weights_sha256 == spec.sha256 and model.adaptive is True and model.denoise and model.data_terms
     assert default_weights("zerodce++") == "zerodce++.sice"
     meta = read_checkpoint(model.weights_source)["meta"]
     assert meta["config"]["denoise"] and meta["config"]["darken_sensor"] == "random" and meta["config"]["seed"] == 0
-    assert meta["config"]["w_blur"] == 0.3 and "seed-0" in meta["shipped"]["selection"]
+    assert meta["config"]["w_blur"] == 0.3 and meta["config"]["teacher"] == 1 and meta["config"]["w_det"] == 1
+    assert "seed-0" in meta["shipped"]["selection"] and "4.5 vs 4.1" in meta["shipped"]["selection"]
     assert meta["config"]["init_weights"] == "zerodce++.det-yolo11n" and spec.meta["metrics"]["exdark_test_379"]["seeds"] == 3
     # what it does: a dark, noisy frame comes out brighter and smoother than the gate-only weights make it
     g = torch.Generator().manual_seed(0)
@@ -113,16 +114,18 @@ def test_the_label_free_weights_carry_sices_terms_not_exdarks() -> None:
 
 def test_the_blur_penalty_keeps_lit_images_sharp_and_still_smooths_dark_noise() -> None:
     # what --w-blur 0.3 changed: the earlier zerodce++.det-yolo11n-dn blurs a lit, quiet image almost as much as a
-    # dark, noisy one; the shipped zerodce++-det blurs the lit one far less and the dark one still strongly
+    # dark, noisy one; -dnb and the shipped zerodce++-det (-dnbt, the teacher added) blur the lit one far less and the
+    # dark one still strongly
     g = torch.Generator().manual_seed(0)
     ramp = lambda lo, hi: torch.linspace(lo, hi, 96).view(1, 1, 1, 96).expand(1, 3, 96, 96)  # noqa: E731
     noisy = (ramp(0.02, 0.12) + 0.02 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)
     lit = (ramp(0.3, 0.8) + 0.01 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)
     blur = {}
-    for name in ("zerodce++.det-yolo11n-dn", "zerodce++.det-yolo11n-dnb"):
+    for name in ("zerodce++.det-yolo11n-dn", "zerodce++.det-yolo11n-dnb", "zerodce++.det-yolo11n-dnbt"):
         model = create_enhancer("zerodce++", weights=name).eval()
         with torch.inference_mode():
             blur[name] = [model.forward_curves(x).blur.mean().item() for x in (lit, noisy)]
-    (dn_lit, dn_noisy), (dnb_lit, dnb_noisy) = blur.values()
-    assert dn_lit > 0.5 and dnb_lit < 0.3 * dn_lit  # measured 0.79 vs 0.10
-    assert dnb_noisy > 0.5 and dnb_noisy > 4 * dnb_lit  # measured 0.75
+    (dn_lit, dn_noisy), *penalised = blur.values()
+    for lit_blur, noisy_blur in penalised:
+        assert dn_lit > 0.5 and lit_blur < 0.3 * dn_lit  # measured 0.79 vs 0.10 (-dnb) and 0.12 (-dnbt)
+        assert noisy_blur > 0.5 and noisy_blur > 4 * lit_blur  # measured 0.75 and 0.77

@@ -221,7 +221,7 @@ def test_shipped_finetune_config_is_the_recipe_of_the_shipped_weights() -> None:
     dark_end = ("denoise", "w_blur", "darken_share", "darken_ev_min", "darken_ev_max", "darken_sensor", "limit",
                 "teacher")
     for config, weights, extra in (("finetune_zerodcepp_yolo11n.yaml", "zerodce++.det-yolo11n", ()),
-                                   ("finetune_zerodcepp_yolo11n_dark.yaml", "zerodce++.det-yolo11n-dnb", dark_end),
+                                   ("finetune_zerodcepp_yolo11n_dark.yaml", "zerodce++.det-yolo11n-dnbt", dark_end),
                                    ("finetune_zerodcepp_yolo11n_free.yaml", "zerodce++.det-yolo11n-free",
                                     (*dark_end, "data", "val_data"))):
         cfg = to_dict(load_config(FinetuneConfig, REPO / "configs" / config))
