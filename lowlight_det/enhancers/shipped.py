@@ -158,6 +158,7 @@ _DNBT_METRICS = {  # as _DN_METRICS (1e-2: seed 0 only)
                        "delta_std": 0.5},
     "ev3_noise_3e-3": {"map50": 26.6, "delta_map50_vs_none": 3.7, "ci95": [1.8, 5.6], "delta_mean": 3.3,
                        "delta_std": 0.4},
+    "ev3_noise_1e-2": {"map50": 8.5, "delta_map50_vs_none": 1.5, "ci95": [0.0, 3.1]},
 }
 # The dark end (issue 12, sessions 14-15): the recipe of zerodce++.det-yolo11n-dnb plus the label-free teacher on the
 # same ExDark tuning images (--teacher 1: each batch also carries every image's copy 1-6 stops darker on a random
