@@ -4,15 +4,16 @@
         --variant "+ blur penalty 0.3=dark_blurpen03_cpu,dark_blurpen03_cpu_s1,dark_blurpen03_cpu_s2" \\
         --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
         --variant "random cameras=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
-        --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \\
-        --out benchmarks/results/dark_end_cpu
+        --sweep "zerodce++-det=sweep_teacher_exdark,sweep_teacher_exdark_s1,sweep_teacher_exdark_s2" \\
+        --sweep "zerodce++.det-yolo11n-dnb=sweep_blurpen03,sweep_blurpen03_s1,sweep_blurpen03_s2" --out benchmarks/results/dark_end_cpu
 
 For each variant (one result folder per seed under ``benchmarks/results/``) and each condition (the 379 ExDark
 test images as they are, and 3 stops darker with shot noise 1e-3, 3e-3 and 1e-2), the tuned row's mAP50 and its Δ
 vs ``none`` with the paired 95% interval of every seed, the mean ± std over seeds, and whether every seed's
-interval lies above 0 (gain beyond noise) or below 0 (loss beyond noise). ``--sweep``: evaluations with
-``--darken-ev 1,...`` (one per seed) whose mAP50 by darkness is tabulated (mean ± std of Δ, every seed's interval) and
-drawn as ``map50_by_darkness.png`` (a chart of aggregate metrics: the mean, and the seeds' range as a band).
+interval lies above 0 (gain beyond noise) or below 0 (loss beyond noise). ``--sweep LABEL=RUN[,RUN...]`` (repeatable;
+result folders under ``benchmarks/results/``): evaluations with ``--darken-ev 0,1,...`` (one per seed) whose mAP50 by
+darkness is tabulated (mean ± std of Δ, every seed's interval, the share of the loss to darkness recovered) and drawn
+as ``map50_by_darkness.png`` (a chart of aggregate metrics: each label's mean, and the seeds' range as a band).
 Writes ``dark_end.md`` and ``dark_end.json`` under ``--out``.
 """
 
@@ -69,9 +70,16 @@ def _sweeps(sweeps: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _sweep_rows(sweeps: list[Path]) -> tuple[list[str], dict[str, Any]]:
-    """mAP50 of none and of the tuned row by darkness over the sweeps (one per seed), with each seed's Δ and
-    paired interval: a markdown table and its numbers."""
+def _parse_sweep(spec: str) -> tuple[str, list[Path]]:
+    label, sep, runs = spec.partition("=")
+    if not sep or not label or not runs:
+        raise SystemExit(f"--sweep {spec!r}: expected LABEL=RUN[,RUN...]")
+    return label, [RESULTS / r for r in runs.split(",")]
+
+
+def _sweep_rows(label: str, sweeps: list[Path]) -> tuple[list[str], dict[str, Any]]:
+    """mAP50 of the tuned row by darkness over the sweeps (one per seed), with each seed's Δ and paired interval and
+    the share of the mAP lost to darkness that the mean recovers: markdown rows and their numbers."""
     runs = _sweeps(sweeps)
     levels = sorted(runs[0]["none"]["levels"], key=float)
     table: dict[str, Any] = {}
@@ -79,29 +87,39 @@ def _sweep_rows(sweeps: list[Path]) -> tuple[list[str], dict[str, Any]]:
         tuned = [r["tuned"]["levels"][level] for r in runs]
         values = [{**t, "none": r["none"]["levels"][level]["map50"]} for t, r in zip(tuned, runs, strict=True)]
         table[level] = _cell(values)
-    head = "| | " + " | ".join("as is" if float(v) == 0 else f"{float(v):g} EV" for v in levels) + " |"
-    lines = [head, "|---|" + "---:|" * len(levels),
-             "| none | " + " | ".join(f"{table[v]['none']:.1f}" for v in levels) + " |",
-             f"| tuned ({len(sweeps)} seeds) | " + " | ".join(_text(table[v]) for v in levels) + " |",
-             "| every seed above none beyond noise | " + " | ".join(
+    clean = table[levels[0]]["none"]
+    for level in levels[1:]:
+        lost = clean - table[level]["none"]
+        table[level]["share_recovered"] = round(table[level]["delta_mean"] / lost, 3) if lost > 0 else None
+    lines = [f"| {label} ({len(sweeps)} seeds) | " + " | ".join(_text(table[v]) for v in levels) + " |",
+             f"| {label}: share of the loss to darkness recovered (mean) | | " + " | ".join(
+                 f"{table[v]['share_recovered']:.0%}" if table[v]["share_recovered"] is not None else ""
+                 for v in levels[1:]) + " |",
+             f"| {label}: every seed above none beyond noise | " + " | ".join(
                  "yes" if table[v]["above_beyond_noise"] else "no" for v in levels) + " |"]
     return lines, table
 
 
-def _plot(sweeps: list[Path], out: Path) -> None:
+def _sweep_head(sweeps: list[Path]) -> list[str]:
+    none = _sweeps(sweeps[:1])[0]["none"]["levels"]
+    levels = sorted(none, key=float)
+    return ["| | " + " | ".join("as is" if float(v) == 0 else f"{float(v):g} EV" for v in levels) + " |",
+            "|---|" + "---:|" * len(levels), "| none | " + " | ".join(f"{none[v]['map50']:.1f}" for v in levels) + " |"]
+
+
+def _plot(sweeps: list[tuple[str, list[Path]]], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = _sweeps(sweeps)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name in ("none", "tuned"):
+    curves = [("none", "none", _sweeps(sweeps[0][1][:1]))] + [(label, "tuned", _sweeps(runs)) for label, runs in sweeps]
+    for label, name, runs in curves:
         levels = sorted(runs[0][name]["levels"], key=float)
         x = [float(v) for v in levels]
         values = [[r[name]["levels"][v]["map50"] for r in runs] for v in levels]
-        label = "none" if name == "none" else "zerodce++-det"
-        if len(runs) > 1 and name != "none":
+        if len(runs) > 1:
             label += f" (mean of {len(runs)} seeds, band: range)"
             ax.fill_between(x, [min(v) for v in values], [max(v) for v in values], alpha=0.25)
         ax.plot(x, [statistics.mean(v) for v in values], marker="o", label=label)
@@ -117,8 +135,8 @@ def _plot(sweeps: list[Path], out: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", action="append", required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
-    p.add_argument("--sweep", type=Path, nargs="+", help="evaluation folders of a darkness sweep (one per seed) to "
-                   "tabulate and draw")
+    p.add_argument("--sweep", action="append", default=[], help="LABEL=RUN[,RUN...]: a darkness sweep's evaluation "
+                   "folders under benchmarks/results (one per seed) to tabulate and draw; repeatable")
     p.add_argument("--out", type=Path, default=RESULTS / "dark_end_cpu")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -140,11 +158,17 @@ def main() -> None:
     lines.insert(2, "| none | " + " | ".join(f"{nones[c[0]]:.1f}" if c[0] in nones else "" for c in CONDITIONS) + " |")
     text = "mAP50 (mean over seeds), Δ vs none per seed [paired 95% interval]\n\n" + "\n".join(lines) + "\n"
     if args.sweep:
-        sweep_lines, table["sweep"] = _sweep_rows(args.sweep)
-        lines += ["", "Darkness sweep (shot noise 1e-3): " + ", ".join(str(s) for s in args.sweep), "", *sweep_lines]
-        text += "\nDarkness sweep (shot noise 1e-3), " + ", ".join(str(s) for s in args.sweep) + "\n\n" + \
-            "\n".join(sweep_lines) + "\n"
-        _plot(args.sweep, args.out)
+        sweeps = [_parse_sweep(spec) for spec in args.sweep]
+        sweep_lines = _sweep_head(sweeps[0][1])
+        table["sweep"] = {}
+        for label, runs in sweeps:
+            rows, table["sweep"][label] = _sweep_rows(label, runs)
+            sweep_lines += rows
+        title = "Darkness sweep (shot noise 1e-3): " + "; ".join(
+            f"{label}: " + ", ".join(r.name for r in runs) for label, runs in sweeps)
+        lines += ["", title, "", *sweep_lines]
+        text += "\n" + title + "\n\n" + "\n".join(sweep_lines) + "\n"
+        _plot(sweeps, args.out)
     (args.out / "dark_end.md").write_text(text)
     (args.out / "dark_end.json").write_text(json.dumps(table, indent=1) + "\n")
     print("\n".join(lines))

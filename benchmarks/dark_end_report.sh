@@ -18,5 +18,6 @@ python benchmarks/dark_end_report.py \
   --variant "+ the label-free teacher on the same ExDark images (--teacher 1; zerodce++.det-yolo11n-dnbt, zerodce++-det since session 15)=dark_teacher_exdark_cpu,dark_teacher_exdark_cpu_s1,dark_teacher_exdark_cpu_s2" \
   --variant "a quarter of each batch darkened (--darken-share 0.25), otherwise the shipped recipe (session 13)=dark_share025_cpu" \
   --variant "random cameras, no denoising=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor, darkening only=darken_only_cpu" \
-  --sweep benchmarks/results/sweep_blurpen03 benchmarks/results/sweep_blurpen03_s1 benchmarks/results/sweep_blurpen03_s2 \
+  --sweep "zerodce++-det (-dnbt)=sweep_teacher_exdark,sweep_teacher_exdark_s1,sweep_teacher_exdark_s2" \
+  --sweep "zerodce++.det-yolo11n-dnb=sweep_blurpen03,sweep_blurpen03_s1,sweep_blurpen03_s2" \
   --out benchmarks/results/dark_end_cpu
