@@ -5,7 +5,8 @@
         --variant "random cameras + denoising=dark_denoise_cpu,dark_denoise_cpu_s1,dark_denoise_cpu_s2" \\
         --variant "random cameras=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor (darkening only)=darken_only_cpu" \\
         --sweep "zerodce++-det=sweep_teacher_exdark,sweep_teacher_exdark_s1,sweep_teacher_exdark_s2" \\
-        --sweep "zerodce++.det-yolo11n-dnb=sweep_blurpen03,sweep_blurpen03_s1,sweep_blurpen03_s2" --out benchmarks/results/dark_end_cpu
+        --sweep "zerodce++.det-yolo11n-dnb=sweep_blurpen03,sweep_blurpen03_s1,sweep_blurpen03_s2" \\
+        --out benchmarks/results/dark_end_cpu
 
 For each variant (one result folder per seed under ``benchmarks/results/``) and each condition (the 379 ExDark
 test images as they are, and 3 stops darker with shot noise 1e-3, 3e-3 and 1e-2), the tuned row's mAP50 and its Δ

@@ -53,7 +53,8 @@ class _CurveEnhancer(nn.Module):
     n_iter: int
     width: int
     shared_curve: bool
-    band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: one pass
+    band_rows: int | None = None  # CPU inference in row bands of this height (see _forward_banded); None: see band_pixels
+    band_pixels: int | None = None  # else bands of about this many pixels once an image has more; None: one pass
     # CPU inference of a batch image by image (measured, 2 cores, 8 x 480x640: Zero-DCE 58.9 vs 64.4 ms per image
     # as one batch); Zero-DCE++ applies its curves faster on the whole batch in thin bands (5.0 vs 5.8 ms)
     per_image_inference: bool = True
@@ -158,20 +159,36 @@ class _CurveEnhancer(nn.Module):
         return self._curves_for(img)
 
     def _banded(self, img: Tensor) -> bool:
-        return (self.band_rows is not None and img.device.type == "cpu" and not torch.is_grad_enabled()
-                and not torch.jit.is_tracing()
-                and img.ndim == 4 and img.shape[2] > 2 * self.band_rows)
+        return self._band_height(img) is not None
+
+    def _band_height(self, img: Tensor) -> int | None:
+        """The rows per band for CPU inference of ``img``, or None for one pass: ``band_rows`` when set (for images
+        taller than two bands), else, for images of more than ``band_pixels`` pixels, the fewest bands of equal
+        height that each hold at most that many."""
+        if (img.device.type != "cpu" or torch.is_grad_enabled() or torch.jit.is_tracing() or img.ndim != 4):
+            return None
+        height = img.shape[2]
+        if self.band_rows is not None:
+            return self.band_rows if height > 2 * self.band_rows else None
+        if self.band_pixels is None or height * img.shape[3] <= self.band_pixels:
+            return None
+        bands = -(-height * img.shape[3] // self.band_pixels)
+        rows = -(-height // bands)
+        return rows if rows > 2 * HALO else None
 
     def _forward_banded(self, img: Tensor, out: Tensor) -> Tensor:
         """Exact full-resolution inference in row bands (CPU): each band is computed with a halo of
         ``HALO`` rows, the reach of DCE-Net's seven 3x3 convolutions, so every kept row sees the same
-        neighbourhood as in one pass, while the 32-channel activations of a band stay in cache
-        (1280x720 on 2 cores: ~2x faster than one pass, same output to float rounding)."""
+        neighbourhood as in one pass (the same output to float rounding), while only a band's 32-channel
+        activations are held: the memory of a large image's pass is bounded by the band's size. Thin bands are
+        not faster (benchmarks/zerodce_layouts.py: bands of 64 rows cost 1.2-1.3x one pass at 640x640 and 1280x720
+        on an AVX-512 EPYC, 1.0x on the Intel CPU of session 5), so the default bands are large."""
         _check_image(img)
-        assert self.band_rows is not None
+        rows = self._band_height(img)
+        assert rows is not None
         x = img.to(self._param_dtype())
         strength = self._inference_strength(img)  # from the whole image (a map: its rows follow the bands)
-        height, rows = img.shape[2], self.band_rows
+        height = img.shape[2]
         for y0 in range(0, height, rows):
             y1 = min(y0 + rows, height)
             a, b = max(0, y0 - HALO), min(height, y1 + HALO)
@@ -224,7 +241,10 @@ class ZeroDCE(_CurveEnhancer):
     """
 
     shared_curve = False
-    band_rows: int | None = 64  # CPU inference in exact row bands (see _forward_banded); None: one pass
+    # CPU inference in one pass up to 2^20 pixels (1280x720 is 0.92 MP), in exact row bands above that (see
+    # _forward_banded): the bands bound the memory of the 32-channel activations, and one pass was the faster on
+    # every CPU measured (benchmarks/zerodce_layouts.py: bands of 64 rows cost 1.2-1.3x on an AVX-512 EPYC)
+    band_pixels: int | None = 1 << 20
 
     def __init__(self, *, width: int = 32, n_iter: int = 8, adaptive: bool | str = False, denoise: bool | int = False) -> None:
         super().__init__()

@@ -35,6 +35,24 @@ def test_row_bands_are_exact(height: int) -> None:
     assert (out - reference_forward(model, x)).abs().max() <= TOL
 
 
+def test_default_bands_follow_the_pixel_count() -> None:
+    """Zero-DCE runs one pass up to band_pixels (the faster path, benchmarks/zerodce_layouts.py) and equal bands of
+    at most band_pixels above it, exact either way."""
+    model = ZeroDCE().eval()
+    assert model.band_rows is None and model.band_pixels == 1 << 20
+    with torch.no_grad():
+        assert model._band_height(torch.empty(1, 3, 720, 1280)) is None  # 0.92 MP: one pass
+        assert model._band_height(torch.empty(1, 3, 1080, 1920)) == 540  # 2.07 MP: two bands of 1 MP at most
+        assert model._band_height(torch.empty(1, 3, 2160, 3840)) == 2160 // 8
+        model.band_pixels = 16 * 29
+        x = torch.rand(1, 3, 101, 29, generator=torch.Generator().manual_seed(3))
+        rows = model._band_height(x)
+        assert rows is not None and rows * 29 <= model.band_pixels and -(-101 // rows) == -(-101 * 29 // (16 * 29))
+        assert (model(x) - reference_forward(model, x)).abs().max() <= TOL
+        model.band_pixels = None
+        assert not model._banded(torch.empty(1, 3, 2160, 3840))
+
+
 def test_bands_need_the_full_halo() -> None:
     """The halo is not slack: one row less of context changes the output near band edges."""
     model = create_enhancer("zerodce").eval()

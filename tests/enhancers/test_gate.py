@@ -103,7 +103,9 @@ def test_banded_cpu_inference_uses_one_strength_for_the_whole_image() -> None:
     model.eval()
     img = torch.rand(1, 3, 300, 40)
     img[:, :, :150] *= 0.1  # bands differ in brightness; the strength must not
+    model.band_rows = 64
     with torch.no_grad():
+        assert model._banded(img)
         banded = model(img)
         model.band_rows = None
         one_pass = model(img)
