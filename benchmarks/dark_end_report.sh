@@ -16,6 +16,7 @@ python benchmarks/dark_end_report.py \
   --variant "spatial strength + random cameras + denoising=dark_spatial_cpu,dark_spatial_cpu_s1,dark_spatial_cpu_s2" \
   --variant "only the class map's classes scored (--loss-classes labelled), otherwise the shipped recipe (session 14)=dark_labelcls_cpu,dark_labelcls_cpu_s1,dark_labelcls_cpu_s2" \
   --variant "+ the label-free teacher on the same ExDark images (--teacher 1; zerodce++.det-yolo11n-dnbt, zerodce++-det since session 15)=dark_teacher_exdark_cpu,dark_teacher_exdark_cpu_s1,dark_teacher_exdark_cpu_s2" \
+  --variant "zerodce++.det-yolo11n-dnbt seeds 1-2 re-tuned in session 16 (their first weights lost; the sweep has the rest)=dark_teacher_exdark_cpu_s1/retuned_session16,dark_teacher_exdark_cpu_s2/retuned_session16" \
   --variant "a quarter of each batch darkened (--darken-share 0.25), otherwise the shipped recipe (session 13)=dark_share025_cpu" \
   --variant "random cameras, no denoising=dark_rand_cpu,dark_rand_cpu_s1" --variant "fixed sensor, darkening only=darken_only_cpu" \
   --sweep "zerodce++-det (-dnbt)=sweep_teacher_exdark,sweep_teacher_exdark_s1,sweep_teacher_exdark_s2" \
