@@ -2,7 +2,7 @@
 # Issue 12's darkness sweep on real dark images: the 379 official test-split images of the ExDark sample in
 # ../shared, each also darkened by 1 to 6 stops on the fixed sensor (darken_stops), COCO-pretrained YOLO11n
 # zero-shot, imgsz 640, paired 95% intervals of each Δ mAP50 vs none at the same darkness.
-# Session 16 (2-core AVX-512 EPYC, ~45 min; full-resolution Zero-DCE ~0.3 s per image there):
+# Session 16 (2-core AVX-512 EPYC, 68 min; full-resolution Zero-DCE 0.37 s per image through the evaluator there):
 #   ENHANCE=none,gamma,clahe,zerodce,zerodce++,zerodce-det,zerodce++-det,zerodce++-det-free,zerodce++-det-dark \
 #       RESULTS=benchmarks/results/darkness_sweep_exdark_s16 OUT=runs/darkness_sweep_exdark_s16 \
 #       bash benchmarks/darkness_sweep_exdark.sh --threads 2

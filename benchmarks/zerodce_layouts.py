@@ -27,13 +27,13 @@ from lowlight_det.enhancers.reference import reference_forward
 from lowlight_det.enhancers.zerodce import ZeroDCE
 
 
-def _paths(model: ZeroDCE) -> dict[str, tuple[str, int | None]]:
+def _paths() -> dict[str, tuple[str, int | None]]:
     return {f"{layout}, {'one pass' if rows is None else f'bands of {rows}'}": (layout, rows)
             for layout in ("channels-last", "nchw") for rows in (None, 64, 128, 256)}
 
 
 def _run(model: ZeroDCE, img: torch.Tensor, layout: str, rows: int | None) -> torch.Tensor:
-    model.band_rows = rows
+    model.band_rows, model.band_pixels = rows, None  # rows None: one pass at any size
     if layout == "nchw":
         model._conv_layout = lambda x: x.contiguous()  # type: ignore[method-assign]
     else:
@@ -53,16 +53,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = create_enhancer("zerodce").eval()
     assert isinstance(model, ZeroDCE)
-    default_rows = model.band_rows
+    default = model.band_rows, model.band_pixels
     results: dict[str, Any] = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
                                "torch": torch.__version__, "dtype": "float32", "batch": 1,
-                               "default": f"channels-last, bands of {default_rows}", "sizes": {}}
+                               "default": f"channels-last, band_rows {default[0]}, band_pixels {default[1]}", "sizes": {}}
     for size in args.sizes:
         w, h = (int(v) for v in size.split("x"))
         img = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)) * 0.3
         with torch.no_grad():
             ref = reference_forward(model, img)
-        paths = _paths(model)
+        paths = _paths()
         times: dict[str, list[float]] = {"reference": [], **{name: [] for name in paths}}
         diffs = {name: float((_run(model, img, *spec) - ref).abs().max()) for name, spec in paths.items()}  # warm-up
         for _ in range(args.rounds):
@@ -81,7 +81,7 @@ def main() -> None:
         for name, row in sorted(rows.items(), key=lambda kv: kv[1]["ms"]):
             ratio = rows["reference"]["ms"] / row["ms"]
             print(f"  {name:32s} {row['ms']:8.1f} ms  {ratio:4.2f}x reference  max abs diff {row['max_abs_diff']:.1e}")
-    model.band_rows = default_rows
+    model.band_rows, model.band_pixels = default
     out = Path("benchmarks/results") / f"zerodce_layouts_{args.label}.json"
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwrote {out}")

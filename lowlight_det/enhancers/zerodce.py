@@ -172,8 +172,8 @@ class _CurveEnhancer(nn.Module):
             return self.band_rows if height > 2 * self.band_rows else None
         if self.band_pixels is None or height * img.shape[3] <= self.band_pixels:
             return None
-        bands = -(-height * img.shape[3] // self.band_pixels)
-        rows = -(-height // bands)
+        bands = -(-height // max(1, self.band_pixels // img.shape[3]))  # fewest bands of at most band_pixels
+        rows = -(-height // bands)  # equal heights: never taller than the limit
         return rows if rows > 2 * HALO else None
 
     def _forward_banded(self, img: Tensor, out: Tensor) -> Tensor:
